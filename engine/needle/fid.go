@@ -1,0 +1,124 @@
+package needle
+
+import (
+	"errors"
+	"strconv"
+)
+
+// ErrBadFid is returned for a file id that does not parse.
+var ErrBadFid = errors.New("invalid file id")
+
+// ParseKeyCookie parses the "<key hex><cookie 8 hex>[_<delta>]" part of a
+// file id as upstream does: the last 8 hex digits are the cookie, those
+// before them (1 to 16) the needle key, and a decimal delta after the last
+// '_' is added to the key. It does not allocate.
+func ParseKeyCookie(s []byte) (key uint64, cookie uint32, err error) {
+	var delta uint64
+	hasDelta := false
+	for i := len(s) - 1; i > 0; i-- {
+		if s[i] == '_' {
+			d, ok := parseDec(s[i+1:])
+			if !ok {
+				return 0, 0, ErrBadFid
+			}
+			delta, hasDelta, s = d, true, s[:i]
+			break
+		}
+	}
+	if len(s) <= 2*CookieSize || len(s) > 2*(CookieSize+IDSize) {
+		return 0, 0, ErrBadFid
+	}
+	split := len(s) - 2*CookieSize
+	key, ok := parseHex(s[:split])
+	if !ok {
+		return 0, 0, ErrBadFid
+	}
+	c, ok := parseHex(s[split:])
+	if !ok {
+		return 0, 0, ErrBadFid
+	}
+	if hasDelta {
+		if delta > ^uint64(0)-key {
+			return 0, 0, ErrBadFid
+		}
+		key += delta
+	}
+	return key, uint32(c), nil
+}
+
+// FormatKeyCookie appends key and cookie in the canonical file id form:
+// 12 bytes of key+cookie in hex with leading zero bytes of the key dropped.
+func FormatKeyCookie(dst []byte, key uint64, cookie uint32) []byte {
+	var b [12]byte
+	for i := 0; i < 8; i++ {
+		b[i] = byte(key >> (56 - 8*i))
+	}
+	for i := 0; i < 4; i++ {
+		b[8+i] = byte(cookie >> (24 - 8*i))
+	}
+	i := 0
+	for i < 8 && b[i] == 0 {
+		i++
+	}
+	const hexDigits = "0123456789abcdef"
+	for _, c := range b[i:] {
+		dst = append(dst, hexDigits[c>>4], hexDigits[c&15])
+	}
+	return dst
+}
+
+// ParseVolumeID parses a decimal volume id as upstream does (a uint32).
+func ParseVolumeID(s []byte) (uint32, error) {
+	v, ok := parseDec(s)
+	if !ok || v > 1<<32-1 {
+		return 0, ErrBadFid
+	}
+	return uint32(v), nil
+}
+
+// FormatFid returns "vid,keycookie".
+func FormatFid(vid uint32, key uint64, cookie uint32) string {
+	b := strconv.AppendUint(make([]byte, 0, 32), uint64(vid), 10)
+	b = append(b, ',')
+	return string(FormatKeyCookie(b, key, cookie))
+}
+
+func parseHex(s []byte) (uint64, bool) {
+	if len(s) == 0 || len(s) > 16 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range s {
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		v = v<<4 | uint64(d)
+	}
+	return v, true
+}
+
+func parseDec(s []byte) (uint64, bool) {
+	if len(s) == 0 || len(s) > 20 {
+		return 0, false
+	}
+	var v uint64
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		d := uint64(c - '0')
+		if v > (^uint64(0)-d)/10 {
+			return 0, false
+		}
+		v = v*10 + d
+	}
+	return v, true
+}

@@ -1,0 +1,309 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/weedvol/weedvol/engine/needle"
+	"github.com/weedvol/weedvol/engine/superblock"
+	"github.com/weedvol/weedvol/iouring"
+)
+
+// LocationConfig is one data directory.
+type LocationConfig struct {
+	Dir        string
+	IdxDir     string // where .idx files of new volumes go; Dir when empty
+	MaxVolumes int    // volume slots in this directory
+	DiskType   string // "" is the default (hdd) type
+}
+
+// StoreConfig configures a Store.
+type StoreConfig struct {
+	Locations []LocationConfig
+	IO        iouring.Engine // portable engine when nil
+	// OffsetSize is the .idx offset width of volumes this store creates
+	// (4 or 5); existing volumes keep theirs.
+	OffsetSize int
+	Logf       func(format string, args ...any)
+}
+
+// Location is a data directory and the volumes in it.
+type Location struct {
+	LocationConfig
+	count atomic.Int32 // volumes open in this location
+}
+
+// VolumeCount is the number of volumes open in the location.
+func (l *Location) VolumeCount() int { return int(l.count.Load()) }
+
+// Store holds the volumes of all data directories.
+//
+// INVARIANT: the map behind volumes is never modified after it is
+// published; changes copy it under mu. Readers look volumes up without
+// locks.
+type Store struct {
+	cfg       StoreConfig
+	locations []*Location
+	mu        sync.Mutex // serializes changes to volumes and location counts
+	volumes   atomic.Pointer[map[uint32]*storeEntry]
+}
+
+type storeEntry struct {
+	v   *Volume
+	loc *Location
+}
+
+// OpenStore creates missing directories and opens every volume found in them.
+// A volume that fails to open is logged and skipped, as upstream does.
+func OpenStore(cfg StoreConfig) (*Store, error) {
+	if cfg.IO == nil {
+		cfg.IO = iouring.NewSync()
+	}
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	s := &Store{cfg: cfg}
+	m := map[uint32]*storeEntry{}
+	for _, lc := range cfg.Locations {
+		if lc.IdxDir == "" {
+			lc.IdxDir = lc.Dir
+		}
+		for _, d := range []string{lc.Dir, lc.IdxDir} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return nil, fmt.Errorf("data directory %s: %w", d, err)
+			}
+		}
+		loc := &Location{LocationConfig: lc}
+		s.locations = append(s.locations, loc)
+		found, err := scanVolumes(lc.Dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range found {
+			if _, dup := m[f.id]; dup {
+				cfg.Logf("volume %d in %s is already loaded from another directory; skipping", f.id, lc.Dir)
+				continue
+			}
+			v, err := OpenVolume(VolumeConfig{ID: f.id, Collection: f.collection, Dir: lc.Dir, IdxDir: lc.IdxDir, IO: cfg.IO, Logf: cfg.Logf})
+			if err != nil {
+				cfg.Logf("load volume %d from %s: %v", f.id, lc.Dir, err)
+				continue
+			}
+			m[f.id] = &storeEntry{v: v, loc: loc}
+			loc.count.Add(1)
+		}
+	}
+	s.volumes.Store(&m)
+	return s, nil
+}
+
+type foundVolume struct {
+	collection string
+	id         uint32
+}
+
+// scanVolumes lists the volumes whose .dat is in dir.
+func scanVolumes(dir string) ([]foundVolume, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []foundVolume
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasSuffix(name, ".dat") {
+			continue
+		}
+		if collection, id, ok := ParseBaseName(strings.TrimSuffix(name, ".dat")); ok {
+			out = append(out, foundVolume{collection, id})
+		}
+	}
+	return out, nil
+}
+
+// ParseBaseName splits "<collection>_<id>" or "<id>".
+func ParseBaseName(base string) (collection string, id uint32, ok bool) {
+	num := base
+	if i := strings.LastIndexByte(base, '_'); i > 0 {
+		collection, num = base[:i], base[i+1:]
+	}
+	n, err := strconv.ParseUint(num, 10, 32)
+	if err != nil {
+		return "", 0, false
+	}
+	return collection, uint32(n), true
+}
+
+// Volume returns the open volume id. It takes no lock.
+func (s *Store) Volume(id uint32) (*Volume, bool) {
+	e, ok := (*s.volumes.Load())[id]
+	if !ok {
+		return nil, false
+	}
+	return e.v, true
+}
+
+// Locations returns the store's data directories.
+func (s *Store) Locations() []*Location { return s.locations }
+
+// LocationOf returns the data directory volume id lives in.
+func (s *Store) LocationOf(id uint32) (*Location, bool) {
+	e, ok := (*s.volumes.Load())[id]
+	if !ok {
+		return nil, false
+	}
+	return e.loc, true
+}
+
+// Volumes returns the open volumes ordered by id.
+func (s *Store) Volumes() []*Volume {
+	m := *s.volumes.Load()
+	out := make([]*Volume, 0, len(m))
+	for _, e := range m {
+		out = append(out, e.v)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out
+}
+
+// publish applies change to a copy of the volume map. Called with mu held.
+func (s *Store) publish(change func(m map[uint32]*storeEntry)) {
+	old := *s.volumes.Load()
+	m := make(map[uint32]*storeEntry, len(old)+1)
+	for k, v := range old {
+		m[k] = v
+	}
+	change(m)
+	s.volumes.Store(&m)
+}
+
+// AllocateOptions describe a new volume.
+type AllocateOptions struct {
+	Collection       string
+	ReplicaPlacement superblock.ReplicaPlacement
+	TTL              needle.TTL
+	Preallocate      int64
+	DiskType         string
+	Version          needle.Version
+}
+
+// ErrNoFreeSlot is returned when no directory of the disk type has room.
+var ErrNoFreeSlot = errors.New("no more free space left")
+
+// AllocateVolume creates volume id in the directory of the requested disk
+// type with the most free slots.
+func (s *Store) AllocateVolume(id uint32, o AllocateOptions) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := (*s.volumes.Load())[id]; ok {
+		return fmt.Errorf("volume %d: %w", id, ErrVolumeExists)
+	}
+	var best *Location
+	for _, l := range s.locations {
+		if !sameDiskType(l.DiskType, o.DiskType) {
+			continue
+		}
+		free := l.MaxVolumes - l.VolumeCount()
+		if free > 0 && (best == nil || free > best.MaxVolumes-best.VolumeCount()) {
+			best = l
+		}
+	}
+	if best == nil {
+		return ErrNoFreeSlot
+	}
+	v, err := OpenVolume(VolumeConfig{
+		ID: id, Collection: o.Collection, Dir: best.Dir, IdxDir: best.IdxDir,
+		Create: true, ReplicaPlacement: o.ReplicaPlacement, TTL: o.TTL, Version: o.Version,
+		OffsetSize: s.cfg.OffsetSize, Preallocate: o.Preallocate, IO: s.cfg.IO, Logf: s.cfg.Logf,
+	})
+	if err != nil {
+		return err
+	}
+	best.count.Add(1)
+	s.publish(func(m map[uint32]*storeEntry) { m[id] = &storeEntry{v: v, loc: best} })
+	return nil
+}
+
+func sameDiskType(a, b string) bool {
+	norm := func(t string) string {
+		t = strings.ToLower(t)
+		if t == "hdd" {
+			return ""
+		}
+		return t
+	}
+	return norm(a) == norm(b)
+}
+
+// UnmountVolume closes volume id and forgets it, keeping its files.
+func (s *Store) UnmountVolume(id uint32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := (*s.volumes.Load())[id]
+	if !ok {
+		return fmt.Errorf("volume %d: %w", id, ErrVolumeNotFound)
+	}
+	s.publish(func(m map[uint32]*storeEntry) { delete(m, id) })
+	e.loc.count.Add(-1)
+	return e.v.Close()
+}
+
+// MountVolume opens volume id from whichever directory holds its .dat.
+func (s *Store) MountVolume(id uint32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := (*s.volumes.Load())[id]; ok {
+		return nil
+	}
+	for _, l := range s.locations {
+		found, err := scanVolumes(l.Dir)
+		if err != nil {
+			return err
+		}
+		for _, f := range found {
+			if f.id != id {
+				continue
+			}
+			v, err := OpenVolume(VolumeConfig{ID: id, Collection: f.collection, Dir: l.Dir, IdxDir: l.IdxDir, IO: s.cfg.IO, Logf: s.cfg.Logf})
+			if err != nil {
+				return err
+			}
+			l.count.Add(1)
+			s.publish(func(m map[uint32]*storeEntry) { m[id] = &storeEntry{v: v, loc: l} })
+			return nil
+		}
+	}
+	return fmt.Errorf("volume %d: %w", id, ErrVolumeNotFound)
+}
+
+// DeleteVolume closes volume id and removes its files.
+func (s *Store) DeleteVolume(id uint32) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := (*s.volumes.Load())[id]
+	if !ok {
+		return fmt.Errorf("volume %d: %w", id, ErrVolumeNotFound)
+	}
+	s.publish(func(m map[uint32]*storeEntry) { delete(m, id) })
+	e.loc.count.Add(-1)
+	return e.v.Destroy()
+}
+
+// Close closes every volume.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var errs []error
+	for _, e := range *s.volumes.Load() {
+		errs = append(errs, e.v.Close())
+	}
+	empty := map[uint32]*storeEntry{}
+	s.volumes.Store(&empty)
+	return errors.Join(errs...)
+}

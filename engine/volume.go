@@ -1,0 +1,404 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/weedvol/weedvol/engine/idx"
+	"github.com/weedvol/weedvol/engine/needle"
+	"github.com/weedvol/weedvol/engine/superblock"
+	"github.com/weedvol/weedvol/engine/vif"
+	"github.com/weedvol/weedvol/iouring"
+	"github.com/weedvol/weedvol/mmapidx"
+)
+
+// VolumeConfig says where a volume lives and, for a new one, how to create it.
+type VolumeConfig struct {
+	ID         uint32
+	Collection string
+	Dir        string // .dat and .vif
+	IdxDir     string // .idx and .wvx; Dir when empty
+
+	// Create makes the volume when its .dat does not exist.
+	Create           bool
+	ReplicaPlacement superblock.ReplicaPlacement
+	TTL              needle.TTL
+	Version          needle.Version // CurrentVersion when 0
+	OffsetSize       int            // 4 when 0
+	Preallocate      int64
+
+	// IO serves .dat reads, appends and syncs; the portable engine when nil.
+	IO iouring.Engine
+	// Logf receives repair and warning messages; discarded when nil.
+	Logf func(format string, args ...any)
+}
+
+// BaseName is the file name stem upstream uses: "<collection>_<id>" or "<id>".
+func BaseName(collection string, id uint32) string {
+	if collection == "" {
+		return strconv.FormatUint(uint64(id), 10)
+	}
+	return collection + "_" + strconv.FormatUint(uint64(id), 10)
+}
+
+// Volume is one open volume. All methods are safe for concurrent use.
+type Volume struct {
+	ID         uint32
+	Collection string
+
+	dir, idxDir string
+	format      idx.Format
+	super       superblock.SuperBlock
+	logf        func(string, ...any)
+
+	// life is held shared by every operation that touches the files and
+	// exclusively by Close and Destroy. INVARIANT: while held shared, the
+	// files and index below stay open.
+	life   sync.RWMutex
+	closed bool // guarded by life
+
+	datOS *os.File
+	dat   iouring.File
+	idxOS *os.File
+	index *mmapidx.Index
+
+	// mu serializes everything that appends: the committer's leader holds it
+	// for a whole batch. It guards idxSize, lastAppendAtNs, info and the
+	// single-writer side of index.
+	mu             sync.Mutex
+	idxSize        int64
+	lastAppendAtNs uint64
+	info           *vif.Info
+
+	// datSize is the end of the last fully written record. Written under mu;
+	// read without locks.
+	datSize atomic.Int64
+	// readOnly is set by the operator (persisted in .vif); damaged is set
+	// when Open found the files inconsistent. Either refuses writes.
+	readOnly atomic.Bool
+	damaged  atomic.Bool
+	// lastModified is the newest write's time in Unix seconds.
+	lastModified atomic.Int64
+
+	commit committer
+}
+
+// OpenVolume opens (or, with cfg.Create, creates) a volume and checks its
+// tail: an .idx row cut mid-way is dropped, a .dat record cut mid-way is cut
+// off, and complete records the .idx does not name yet are indexed. What
+// cannot be explained leaves the volume read-only rather than failing.
+func OpenVolume(cfg VolumeConfig) (*Volume, error) {
+	if cfg.IdxDir == "" {
+		cfg.IdxDir = cfg.Dir
+	}
+	if cfg.IO == nil {
+		cfg.IO = iouring.NewSync()
+	}
+	v := &Volume{ID: cfg.ID, Collection: cfg.Collection, dir: cfg.Dir, idxDir: cfg.IdxDir, logf: cfg.Logf}
+	if v.logf == nil {
+		v.logf = func(string, ...any) {}
+	}
+	base := BaseName(cfg.Collection, cfg.ID)
+	// An .idx beside the .dat wins over -dir.idx, as upstream.
+	if _, err := os.Stat(filepath.Join(cfg.Dir, base+".idx")); err == nil {
+		v.idxDir = cfg.Dir
+	}
+	info, hasInfo, err := vif.Load(v.FileName(".vif"))
+	if err != nil {
+		return nil, err
+	}
+	v.info = info
+	offsetSize := int(info.GetBytesOffset())
+	if offsetSize == 0 {
+		offsetSize = cfg.OffsetSize
+		if !hasInfo || offsetSize == 0 {
+			offsetSize = cfg.OffsetSize
+		}
+		if offsetSize == 0 {
+			offsetSize = idx.Offset4
+		}
+	}
+	if v.format, err = idx.FormatFor(offsetSize); err != nil {
+		return nil, fmt.Errorf("volume %d: %w", cfg.ID, err)
+	}
+	if err := v.openDat(cfg); err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			v.closeFiles()
+		}
+	}()
+	if v.dat, err = cfg.IO.Open(v.datOS); err != nil {
+		return nil, fmt.Errorf("volume %d: %w", cfg.ID, err)
+	}
+	if v.idxOS, err = os.OpenFile(v.FileName(".idx"), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+		return nil, fmt.Errorf("volume %d: open index: %w", cfg.ID, err)
+	}
+	if err := v.checkTail(); err != nil {
+		return nil, err
+	}
+	if v.index, err = mmapidx.Open(v.FileName(".idx"), offsetSize); err != nil {
+		return nil, fmt.Errorf("volume %d: load index: %w", cfg.ID, err)
+	}
+	if info.GetReadOnly() {
+		v.readOnly.Store(true)
+	}
+	if !hasInfo {
+		v.info.Version = uint32(v.super.Version)
+		v.info.BytesOffset = uint32(offsetSize)
+		v.info.Replication = v.super.ReplicaPlacement.String()
+		if err := vif.Save(v.FileName(".vif"), v.info); err != nil {
+			v.logf("volume %d: save %s: %v", v.ID, v.FileName(".vif"), err)
+		}
+	}
+	if st, err := v.datOS.Stat(); err == nil {
+		v.lastModified.Store(st.ModTime().Unix())
+	}
+	v.commit.v = v
+	ok = true
+	return v, nil
+}
+
+func (v *Volume) openDat(cfg VolumeConfig) error {
+	path := v.FileName(".dat")
+	f, err := os.OpenFile(path, os.O_RDWR, 0o644)
+	if errors.Is(err, os.ErrPermission) {
+		f, err = os.Open(path)
+		v.readOnly.Store(true)
+	}
+	if errors.Is(err, os.ErrNotExist) && cfg.Create {
+		return v.createDat(cfg)
+	}
+	if err != nil {
+		return fmt.Errorf("volume %d: open %s: %w", cfg.ID, path, err)
+	}
+	v.datOS = f
+	st, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("volume %d: %w", cfg.ID, err)
+	}
+	if st.Size() == 0 && cfg.Create {
+		f.Close()
+		return v.createDat(cfg)
+	}
+	head := make([]byte, superblock.Size)
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return fmt.Errorf("volume %d: read super block of %s: %w", cfg.ID, path, err)
+	}
+	if n := superblock.ExtraSize(head); n > 0 && head[0] != byte(needle.Version1) {
+		head = append(head, make([]byte, n)...)
+		if _, err := f.ReadAt(head[superblock.Size:], superblock.Size); err != nil {
+			return fmt.Errorf("volume %d: read super block extra of %s: %w", cfg.ID, path, err)
+		}
+	}
+	if v.super, err = superblock.Decode(head); err != nil {
+		return fmt.Errorf("volume %d: %s: %w", cfg.ID, path, err)
+	}
+	v.datSize.Store(st.Size())
+	return nil
+}
+
+func (v *Volume) createDat(cfg VolumeConfig) error {
+	ver := cfg.Version
+	if ver == 0 {
+		ver = needle.CurrentVersion
+	}
+	v.super = superblock.SuperBlock{Version: ver, ReplicaPlacement: cfg.ReplicaPlacement, TTL: cfg.TTL}
+	head, err := v.super.Encode()
+	if err != nil {
+		return err
+	}
+	path := v.FileName(".dat")
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return fmt.Errorf("volume %d: create %s: %w", cfg.ID, path, err)
+	}
+	v.datOS = f
+	if cfg.Preallocate > 0 {
+		preallocate(f, cfg.Preallocate)
+	}
+	if _, err := f.WriteAt(head, 0); err != nil {
+		return fmt.Errorf("volume %d: write super block: %w", cfg.ID, err)
+	}
+	// A stale index of an earlier volume with this id must not survive.
+	os.Remove(v.FileName(".idx"))
+	mmapidx.Remove(v.FileName(".idx"))
+	v.datSize.Store(int64(len(head)))
+	return nil
+}
+
+// FileName is the path of the volume's file with extension ext (".dat", ...).
+func (v *Volume) FileName(ext string) string {
+	dir := v.dir
+	if ext == ".idx" || ext == ".wvx" {
+		dir = v.idxDir
+	}
+	return filepath.Join(dir, BaseName(v.Collection, v.ID)+ext)
+}
+
+// SuperBlock returns the volume's super block.
+func (v *Volume) SuperBlock() superblock.SuperBlock { return v.super }
+
+// Version is the needle version of the volume.
+func (v *Volume) Version() needle.Version { return v.super.Version }
+
+// OffsetSize is the .idx offset width, 4 or 5.
+func (v *Volume) OffsetSize() int { return v.format.OffsetSize }
+
+// Size is the .dat length covered by complete records.
+func (v *Volume) Size() int64 { return v.datSize.Load() }
+
+// MaxSize is the largest .dat the volume's offset width can address.
+func (v *Volume) MaxSize() int64 { return v.format.MaxVolumeSize() }
+
+// LastModified is the time of the newest write, in Unix seconds.
+func (v *Volume) LastModified() int64 { return v.lastModified.Load() }
+
+// IndexSize is the length of the .idx.
+func (v *Volume) IndexSize() int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.idxSize
+}
+
+// Stats are the counters the master and status pages report.
+type Stats struct {
+	FileCount, DeleteCount  uint64
+	FileBytes, DeletedBytes uint64
+	MaxFileKey              uint64
+}
+
+// Stats returns the index counters, upstream's accounting.
+func (v *Volume) Stats() Stats {
+	m := v.index.Metrics()
+	return Stats{FileCount: m.FileCount, DeleteCount: m.DeletionCount, FileBytes: m.FileBytes,
+		DeletedBytes: m.DeletionBytes, MaxFileKey: m.MaxFileKey}
+}
+
+// IsReadOnly reports whether writes are refused, and ReadOnlyReason why.
+func (v *Volume) IsReadOnly() bool { return v.readOnly.Load() || v.damaged.Load() }
+
+// IsDamaged reports whether Open found an inconsistency it could not repair.
+func (v *Volume) IsDamaged() bool { return v.damaged.Load() }
+
+// SetReadOnly changes the operator's read-only mark and records it in the
+// .vif when persist is set.
+func (v *Volume) SetReadOnly(readOnly, persist bool) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	prev := v.readOnly.Load()
+	v.readOnly.Store(readOnly)
+	if !persist {
+		return nil
+	}
+	v.info.ReadOnly = readOnly
+	if err := vif.Save(v.FileName(".vif"), v.info); err != nil {
+		v.readOnly.Store(prev)
+		v.info.ReadOnly = prev
+		return err
+	}
+	return nil
+}
+
+// Info returns a copy of the volume's .vif content.
+func (v *Volume) Info() *vif.Info {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return cloneInfo(v.info)
+}
+
+// Sync flushes the .dat and .idx to stable storage.
+func (v *Volume) Sync() error {
+	if err := v.acquire(); err != nil {
+		return err
+	}
+	defer v.life.RUnlock()
+	if err := v.dat.Sync(); err != nil {
+		return err
+	}
+	return v.idxOS.Sync()
+}
+
+// acquire takes life shared, failing on a closed volume.
+func (v *Volume) acquire() error {
+	v.life.RLock()
+	if v.closed {
+		v.life.RUnlock()
+		return ErrClosed
+	}
+	return nil
+}
+
+// Close syncs and closes the volume's files; it waits for operations in
+// flight. Further calls fail with ErrClosed.
+func (v *Volume) Close() error {
+	v.life.Lock()
+	defer v.life.Unlock()
+	if v.closed {
+		return nil
+	}
+	v.closed = true
+	var errs []error
+	if v.dat != nil {
+		errs = append(errs, v.dat.Sync())
+	}
+	if v.idxOS != nil {
+		errs = append(errs, v.idxOS.Sync())
+	}
+	errs = append(errs, v.closeFiles())
+	return errors.Join(errs...)
+}
+
+func (v *Volume) closeFiles() error {
+	var errs []error
+	if v.index != nil {
+		errs = append(errs, v.index.Close())
+		v.index = nil
+	}
+	if v.dat != nil {
+		errs = append(errs, v.dat.Close()) // closes datOS too
+		v.dat, v.datOS = nil, nil
+	} else if v.datOS != nil {
+		errs = append(errs, v.datOS.Close())
+		v.datOS = nil
+	}
+	if v.idxOS != nil {
+		errs = append(errs, v.idxOS.Close())
+		v.idxOS = nil
+	}
+	return errors.Join(errs...)
+}
+
+// Destroy closes the volume and removes its files.
+func (v *Volume) Destroy() error {
+	err := v.Close()
+	for _, ext := range []string{".dat", ".idx", ".vif", ".wvx", ".cpd", ".cpx", ".note"} {
+		if rerr := os.Remove(v.FileName(ext)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			err = errors.Join(err, rerr)
+		}
+	}
+	return err
+}
+
+// readFull reads len(p) bytes at off or fails.
+func (v *Volume) readFull(p []byte, off int64) error {
+	n, err := v.dat.ReadAt(p, off)
+	if n == len(p) {
+		return nil
+	}
+	if err == nil || err == io.EOF {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+func nowNs() uint64 { return uint64(time.Now().UnixNano()) }

@@ -1,0 +1,314 @@
+package engine
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/weedvol/weedvol/engine/idx"
+	"github.com/weedvol/weedvol/engine/needle"
+)
+
+// WriteOptions tune one write.
+type WriteOptions struct {
+	// CheckCookie refuses to overwrite an existing needle whose cookie
+	// differs. When false and the request's cookie is 0, the existing
+	// cookie is adopted (upstream's replication behaviour).
+	CheckCookie bool
+	// Fsync makes the write durable before it returns.
+	Fsync bool
+}
+
+// WriteResult reports where a write landed.
+type WriteResult struct {
+	Offset    int64
+	Size      int32 // the record's size field
+	Unchanged bool  // identical to the stored needle: nothing was written
+}
+
+// op is one queued append: a write or a delete.
+type op struct {
+	rec    []byte // encoded record; the leader patches its v3 timestamp
+	key    uint64
+	cookie uint32
+	size   int32
+	delete bool
+	opts   WriteOptions
+
+	// results, set by the leader before done is signalled
+	offset   int64
+	oldSize  int32
+	deleted  bool
+	err      error
+	modified uint64
+	done     chan struct{}
+}
+
+var opPool = sync.Pool{New: func() any { return &op{done: make(chan struct{}, 1)} }}
+
+// committer batches concurrent appends to one volume (group commit).
+type committer struct {
+	v *Volume
+	// qmu guards queue and leading.
+	qmu     sync.Mutex
+	queue   []*op
+	leading bool
+	spare   []*op
+}
+
+// Write appends n (its Cookie, ID, Data and metadata fields set; Checksum
+// computed here) to the volume. n.AppendAtNs is assigned by the volume.
+func (v *Volume) Write(n *needle.Needle, opts WriteOptions) (WriteResult, error) {
+	if err := v.acquire(); err != nil {
+		return WriteResult{}, err
+	}
+	defer v.life.RUnlock()
+	if v.IsReadOnly() {
+		return WriteResult{}, fmt.Errorf("volume %d is %w", v.ID, ErrReadOnly)
+	}
+	if err := n.Validate(); err != nil {
+		return WriteResult{}, err
+	}
+	n.Checksum = needle.NewCRC(n.Data)
+	if v.isUnchanged(n) {
+		return WriteResult{Size: n.Size, Unchanged: true}, nil
+	}
+	o := opPool.Get().(*op)
+	o.rec = n.Encode(o.rec[:0], v.super.Version)
+	o.key, o.cookie, o.size, o.delete, o.opts = n.ID, n.Cookie, n.Size, false, opts
+	o.modified = n.LastModified
+	v.commit.run(o)
+	res, err := WriteResult{Offset: o.offset, Size: o.size}, o.err
+	if err == nil && v.super.Version == needle.Version3 {
+		n.AppendAtNs = binary.BigEndian.Uint64(o.rec[needle.AppendAtNsOffset(n.Size):])
+	}
+	n.Cookie = o.cookie
+	o.release()
+	return res, err
+}
+
+// Delete appends a tombstone for key and marks it deleted. It returns the
+// size the index held for the needle, or 0 (and no error) when the needle
+// was absent or already deleted, as upstream does.
+func (v *Volume) Delete(key uint64, cookie uint32, opts WriteOptions) (int32, error) {
+	if err := v.acquire(); err != nil {
+		return 0, err
+	}
+	defer v.life.RUnlock()
+	if v.IsReadOnly() {
+		return 0, fmt.Errorf("volume %d is %w", v.ID, ErrReadOnly)
+	}
+	if _, size, ok := v.index.Get(key); !ok || size < 0 {
+		return 0, nil
+	}
+	n := needle.Needle{Cookie: cookie, ID: key}
+	o := opPool.Get().(*op)
+	o.rec = n.Encode(o.rec[:0], v.super.Version)
+	o.key, o.cookie, o.size, o.delete, o.opts = key, cookie, 0, true, opts
+	o.modified = 0
+	v.commit.run(o)
+	size, err := o.oldSize, o.err
+	o.release()
+	if err == errAlreadyDeleted {
+		return 0, nil
+	}
+	return size, err
+}
+
+func (o *op) release() {
+	if cap(o.rec) > 1<<20 {
+		o.rec = nil // do not pin large buffers in the pool
+	}
+	o.err = nil
+	opPool.Put(o)
+}
+
+// isUnchanged reports whether n equals the live needle stored under its id
+// (cookie, checksum and data), in which case the write is skipped. Volumes
+// with a TTL always write, as upstream.
+func (v *Volume) isUnchanged(n *needle.Needle) bool {
+	if !v.super.TTL.IsZero() {
+		return false
+	}
+	off, size, ok := v.lookup(n.ID)
+	if !ok || size <= 0 || off == 0 {
+		return false
+	}
+	rec := make([]byte, needle.ActualSize(size, v.super.Version))
+	if v.readFull(rec, off) != nil {
+		return false
+	}
+	var old needle.Needle
+	if old.Decode(rec, size, v.super.Version) != nil {
+		return false
+	}
+	if old.Cookie == n.Cookie && old.Checksum == n.Checksum && bytes.Equal(old.Data, n.Data) {
+		n.Size = old.Size
+		return true
+	}
+	return false
+}
+
+// run queues o and returns when it is committed. The first caller to find
+// no leader becomes the leader and commits batches until the queue is empty.
+func (c *committer) run(o *op) {
+	c.qmu.Lock()
+	c.queue = append(c.queue, o)
+	if c.leading {
+		c.qmu.Unlock()
+		<-o.done
+		return
+	}
+	c.leading = true
+	for len(c.queue) > 0 {
+		batch := c.queue
+		c.queue, c.spare = c.spare[:0], nil
+		c.qmu.Unlock()
+		c.v.commitBatch(batch)
+		for _, b := range batch {
+			if b != o {
+				b.done <- struct{}{}
+			}
+		}
+		clear(batch)
+		c.qmu.Lock()
+		c.spare = batch[:0]
+	}
+	c.leading = false
+	c.qmu.Unlock()
+}
+
+// commitBatch appends the batch's records and rows. Ops that fail their
+// checks get an error and take no space; an I/O error fails the whole batch
+// and cuts the .dat back to where it was.
+func (v *Volume) commitBatch(batch []*op) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	start := v.datSize.Load()
+	end := start
+	limit := v.format.MaxVolumeSize()
+	ver := v.super.Version
+	bufs := make([][]byte, 0, len(batch))
+	rows := make([]byte, 0, len(batch)*v.format.EntrySize())
+	live := batch[:0:0]
+	fsync := false
+	for i, o := range batch {
+		if o.err = v.checkOp(o, batch[:i]); o.err != nil {
+			continue
+		}
+		if end+int64(len(o.rec)) > limit && !o.delete {
+			o.err = fmt.Errorf("volume %d: %w: %d of %d bytes", v.ID, ErrVolumeFull, end, limit)
+			continue
+		}
+		if ver == needle.Version3 {
+			ts := max(nowNs(), v.lastAppendAtNs+1)
+			binary.BigEndian.PutUint64(o.rec[needle.AppendAtNsOffset(o.size):], ts)
+			v.lastAppendAtNs = ts
+		}
+		o.offset = end
+		rowSize := o.size
+		if o.delete {
+			rowSize = needle.TombstoneSize
+		}
+		rows = v.format.AppendEntry(rows, idx.Entry{Key: o.key, Offset: end, Size: rowSize})
+		bufs = append(bufs, o.rec)
+		end += int64(len(o.rec))
+		fsync = fsync || o.opts.Fsync
+		live = append(live, o)
+	}
+	if len(live) == 0 {
+		return
+	}
+	fail := func(err error) {
+		_ = v.datOS.Truncate(start)
+		for _, o := range live {
+			o.err = err
+		}
+	}
+	if _, err := v.dat.WriteVAt(bufs, start); err != nil {
+		fail(fmt.Errorf("volume %d: append: %w", v.ID, err))
+		return
+	}
+	if fsync {
+		if err := v.dat.Sync(); err != nil {
+			fail(fmt.Errorf("volume %d: sync: %w", v.ID, err))
+			return
+		}
+	}
+	if _, err := v.idxOS.WriteAt(rows, v.idxSize); err != nil {
+		_ = v.idxOS.Truncate(v.idxSize)
+		fail(fmt.Errorf("volume %d: append index: %w", v.ID, err))
+		return
+	}
+	if fsync {
+		if err := v.idxOS.Sync(); err != nil {
+			fail(fmt.Errorf("volume %d: sync index: %w", v.ID, err))
+			return
+		}
+	}
+	v.idxSize += int64(len(rows))
+	v.index.Advance(int64(len(rows)))
+	for _, o := range live {
+		if o.delete {
+			o.oldSize = v.index.Delete(o.key)
+		} else {
+			v.index.Put(o.key, uint64(o.offset)/idx.Unit, o.size)
+		}
+	}
+	v.datSize.Store(end)
+	v.lastModified.Store(time.Now().Unix())
+}
+
+// checkOp validates o against the index and against ops earlier in the same
+// batch (which the index does not show yet). Called with mu held.
+func (v *Volume) checkOp(o *op, earlier []*op) error {
+	for i := len(earlier) - 1; i >= 0; i-- {
+		e := earlier[i]
+		if e.key != o.key || e.err != nil {
+			continue
+		}
+		if e.delete {
+			if o.delete {
+				return errAlreadyDeleted
+			}
+			return nil
+		}
+		return v.checkCookie(o, e.cookie)
+	}
+	off, size, ok := v.lookup(o.key)
+	if o.delete {
+		if !ok || size < 0 {
+			return errAlreadyDeleted
+		}
+		return nil
+	}
+	if !ok || off == 0 {
+		return nil
+	}
+	var hb [needle.HeaderSize]byte
+	if err := v.readFull(hb[:], off); err != nil {
+		return fmt.Errorf("reading existing needle: %w", err)
+	}
+	h, _ := needle.ParseHeader(hb[:])
+	if h.ID != o.key {
+		return nil // the index and .dat disagree; upstream writes anyway
+	}
+	return v.checkCookie(o, h.Cookie)
+}
+
+func (v *Volume) checkCookie(o *op, existing uint32) error {
+	if o.cookie == 0 && !o.opts.CheckCookie {
+		o.cookie = existing
+		binary.BigEndian.PutUint32(o.rec[0:4], existing)
+	}
+	if existing != o.cookie {
+		return fmt.Errorf("%w: mismatching cookie %x", ErrCookieMismatch, o.cookie)
+	}
+	return nil
+}
+
+// errAlreadyDeleted drops a delete that lost a race with another delete; the
+// caller sees size 0 and no error.
+var errAlreadyDeleted = fmt.Errorf("%w", ErrDeleted)
