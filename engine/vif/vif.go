@@ -28,7 +28,7 @@ func Decode(b []byte) (*Info, error) {
 	if len(b) == 0 {
 		return info, nil
 	}
-	err := protojson.UnmarshalOptions{DiscardUnknown: true}.Unmarshal(b, info)
+	err := protojson.Unmarshal(b, info)
 	if err == nil {
 		return info, nil
 	}
