@@ -88,7 +88,7 @@ func ParseTTL(s string) (TTL, error) {
 	if count < 0 {
 		return TTL{}, fmt.Errorf("ttl %q: negative count", s)
 	}
-	return fitTTL(uint64(count)*unitSeconds[u]), nil
+	return fitTTL(uint64(count) * unitSeconds[u]), nil
 }
 
 func fitTTL(sec uint64) TTL {

@@ -1,0 +1,67 @@
+# weedvol build, test and run entry points. See README.md.
+SHELL := /bin/bash
+GO    ?= go
+ROOT  := $(abspath .)
+BIN   := $(ROOT)/bin
+
+# The pinned upstream SeaweedFS release; tools/weed/go.mod requires it.
+WEED        := $(BIN)/weed
+WEED5       := $(BIN)/weed-5b
+WEEDVOL     := $(BIN)/weedvol
+WEED_PKG    := github.com/seaweedfs/seaweedfs/weed
+
+GO_SOURCES := $(shell find . -name '*.go' -not -path './tools/*' -not -path './parity/*' 2>/dev/null)
+
+.PHONY: all build test test-unit vet fuzz-smoke darwin run bench clean
+
+all: build
+
+build: $(WEEDVOL)
+
+# Upstream weed, default build (4-byte .idx offsets).
+$(WEED): tools/weed/go.mod tools/weed/go.sum
+	cd tools/weed && $(GO) build -o $(WEED) $(WEED_PKG)
+
+# Upstream weed built with 5-byte .idx offsets, for interop tests.
+$(WEED5): tools/weed/go.mod tools/weed/go.sum
+	cd tools/weed && $(GO) build -tags 5BytesOffset -o $(WEED5) $(WEED_PKG)
+
+$(WEEDVOL): $(GO_SOURCES) go.mod go.sum
+	$(GO) build -o $(WEEDVOL) ./cmd/weedvol
+
+vet:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+
+# macOS builds use the portable I/O engine; keep them compiling.
+darwin:
+	GOOS=darwin GOARCH=arm64 $(GO) build ./...
+	GOOS=darwin GOARCH=arm64 $(GO) vet ./iouring/ ./mmapidx/ ./engine/...
+
+# Every test, with the real upstream binaries for interop.
+test: $(WEED) $(WEED5) build vet darwin
+	WEED_BINARY=$(WEED) WEED5_BINARY=$(WEED5) $(GO) test -race -timeout 30m ./...
+	$(MAKE) fuzz-smoke
+
+# A few seconds of each fuzz target beyond its seed corpus.
+FUZZ_TARGETS := ./engine/needle:FuzzDecode ./engine/needle:FuzzParseKeyCookie ./engine/superblock:FuzzDecode \
+                ./engine/idx:FuzzDecode ./engine/vif:FuzzDecode
+FUZZTIME ?= 5s
+fuzz-smoke:
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$pkg $$fn"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
+	@for pkg in ./mmapidx; do \
+	  for fn in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$fn"; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done; done
+
+# A local master + weedvol on ./data, ready to take uploads.
+run: $(WEED) build
+	./scripts/run.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/... ./iouring/ ./mmapidx/
+
+clean:
+	rm -rf $(BIN)

@@ -1,0 +1,267 @@
+// Package weedproc starts real SeaweedFS processes (the pinned upstream
+// `weed` binary built by the Makefile, or weedvol) on loopback for tests,
+// benchmarks and `make run`. It never mocks anything: every call talks to
+// a real process over real sockets.
+package weedproc
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// Binary returns the path in environment variable env, or the file under the
+// repository's bin/ directory, or an error saying how to build it.
+func Binary(env, name string) (string, error) {
+	if p := os.Getenv(env); p != "" {
+		return p, nil
+	}
+	dir, _ := os.Getwd()
+	for d := dir; ; d = filepath.Dir(d) {
+		p := filepath.Join(d, "bin", name)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	return "", fmt.Errorf("%s not found: run `make bin/%s` or set %s", name, name, env)
+}
+
+var portMu sync.Mutex
+var nextPort = 15000 + os.Getpid()%3000
+
+// FreePort returns a loopback port p below 22000 such that p and p+10000
+// (upstream's derived gRPC port) are both free right now.
+func FreePort() (int, error) {
+	portMu.Lock()
+	defer portMu.Unlock()
+	for tries := 0; tries < 3000; tries++ {
+		p := nextPort
+		nextPort++
+		if nextPort >= 21500 {
+			nextPort = 15000
+		}
+		if free(p) && free(p+10000) {
+			return p, nil
+		}
+	}
+	return 0, errors.New("no free port pair below 22000")
+}
+
+func free(p int) bool {
+	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+	if err != nil {
+		return false
+	}
+	l.Close()
+	return true
+}
+
+// Process is a running server.
+type Process struct {
+	Name string
+	Port int
+	cmd  *exec.Cmd
+	log  *os.File
+	done chan error
+}
+
+// Start runs bin with args, logging to logPath.
+func Start(name, bin, logPath string, port int, args ...string) (*Process, error) {
+	log, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return nil, fmt.Errorf("start %s: %w", name, err)
+	}
+	p := &Process{Name: name, Port: port, cmd: cmd, log: log, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	return p, nil
+}
+
+// Pid is the process id.
+func (p *Process) Pid() int { return p.cmd.Process.Pid }
+
+// Addr is "127.0.0.1:<port>".
+func (p *Process) Addr() string { return "127.0.0.1:" + strconv.Itoa(p.Port) }
+
+// WaitHTTP polls path on the process's port until it answers 200 or the
+// process exits or timeout passes.
+func (p *Process) WaitHTTP(path string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	url := "http://" + p.Addr() + path
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-p.done:
+			p.done <- err
+			return fmt.Errorf("%s exited before it was ready: %v (log %s)", p.Name, err, p.log.Name())
+		default:
+		}
+		resp, err := http.Get(url)
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return fmt.Errorf("%s not ready at %s after %v (log %s)", p.Name, url, timeout, p.log.Name())
+}
+
+// Stop sends SIGTERM and waits up to 20s, then kills the process group.
+func (p *Process) Stop() error {
+	if p == nil {
+		return nil
+	}
+	defer p.log.Close()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return nil
+	case <-time.After(20 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+		return fmt.Errorf("%s did not stop on SIGTERM", p.Name)
+	}
+}
+
+// StartMaster runs `weed master` on a free port with its metadata in dir.
+func StartMaster(weed, dir string, extra ...string) (*Process, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"master", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-port=" + strconv.Itoa(port),
+		"-mdir=" + dir, "-peers=none", "-defaultReplication=000", "-telemetry=false"}, extra...)
+	p, err := Start("master", weed, filepath.Join(dir, "master.log"), port, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.WaitHTTP("/cluster/status", 60*time.Second); err != nil {
+		p.Stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// StartVolume runs `<bin> volume` serving dataDir, registered with master.
+// bin is upstream weed or weedvol (which accepts the same command line).
+func StartVolume(bin, dataDir, logDir, master string, extra ...string) (*Process, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{"volume", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-port=" + strconv.Itoa(port),
+		"-dir=" + dataDir, "-max=16", "-mserver=" + master, "-preStopSeconds=0"}, extra...)
+	p, err := Start("volume", bin, filepath.Join(logDir, "volume.log"), port, args...)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.WaitHTTP("/status", 60*time.Second); err != nil {
+		p.Stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// Assignment is the master's answer to /dir/assign.
+type Assignment struct {
+	Fid   string `json:"fid"`
+	URL   string `json:"url"`
+	Error string `json:"error"`
+}
+
+// Assign asks the master for a file id, retrying while volumes grow.
+func Assign(master string, query string) (Assignment, error) {
+	var a Assignment
+	var last error
+	for i := 0; i < 100; i++ {
+		resp, err := http.Get("http://" + master + "/dir/assign?" + query)
+		if err == nil {
+			err = json.NewDecoder(resp.Body).Decode(&a)
+			resp.Body.Close()
+			if err == nil && a.Error == "" && a.Fid != "" {
+				return a, nil
+			}
+			if err == nil {
+				err = errors.New(a.Error)
+			}
+		}
+		last = err
+		time.Sleep(100 * time.Millisecond)
+	}
+	return a, fmt.Errorf("assign: %w", last)
+}
+
+// Upload posts data as a multipart file named name with the given MIME type.
+func Upload(url, fid, name, mime string, data []byte) error {
+	var body bytes.Buffer
+	w := multipart.NewWriter(&body)
+	h := make(map[string][]string)
+	h["Content-Disposition"] = []string{`form-data; name="file"; filename="` + name + `"`}
+	h["Content-Type"] = []string{mime}
+	part, err := w.CreatePart(h)
+	if err != nil {
+		return err
+	}
+	part.Write(data)
+	w.Close()
+	resp, err := http.Post("http://"+url+"/"+fid, w.FormDataContentType(), &body)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	msg, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("upload %s: %s: %s", fid, resp.Status, msg)
+	}
+	return nil
+}
+
+// Delete sends DELETE for fid.
+func Delete(url, fid string) error {
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+url+"/"+fid, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != http.StatusAccepted && resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("delete %s: %s", fid, resp.Status)
+	}
+	return nil
+}
+
+// Get fetches fid and returns status, body and headers.
+func Get(url, fid string) (int, []byte, http.Header, error) {
+	resp, err := http.Get("http://" + url + "/" + fid)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, resp.Header, err
+}
