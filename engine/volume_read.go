@@ -33,8 +33,9 @@ func (v *Volume) Lookup(key uint64) (off int64, size int32, ok bool) {
 	return v.lookup(key)
 }
 
-// Read reads needle key into n. The record is read into buf, which is
-// grown when too small and returned; n's byte slices alias it. The cookie
+// Read reads needle key into n. The record is read into buf, grown when too
+// small; the record's bytes are returned (len = record size) and n's byte
+// slices alias them. The cookie
 // must match unless opts.AnyCookie; the checksum is verified; a needle
 // whose TTL has run out reads as ErrNotFound.
 //
@@ -65,18 +66,18 @@ func (v *Volume) Read(n *needle.Needle, key uint64, cookie uint32, buf []byte, o
 	}
 	rec := buf[:total]
 	if err := v.readFull(rec, off); err != nil {
-		return buf, fmt.Errorf("volume %d: read needle %x at %d: %w", v.ID, key, off, err)
+		return rec, fmt.Errorf("volume %d: read needle %x at %d: %w", v.ID, key, off, err)
 	}
 	if err := n.Decode(rec, size, v.super.Version); err != nil {
-		return buf, fmt.Errorf("volume %d: %w", v.ID, err)
+		return rec, fmt.Errorf("volume %d: %w", v.ID, err)
 	}
 	if !opts.AnyCookie && n.Cookie != cookie {
-		return buf, ErrCookieMismatch
+		return rec, ErrCookieMismatch
 	}
 	if n.HasExpired(time.Now()) {
-		return buf, ErrNotFound
+		return rec, ErrNotFound
 	}
-	return buf, nil
+	return rec, nil
 }
 
 // DataRange locates the data bytes of a v2/v3 needle without reading them,

@@ -197,7 +197,7 @@ type Assignment struct {
 func Assign(master string, query string) (Assignment, error) {
 	var a Assignment
 	var last error
-	for i := 0; i < 100; i++ {
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
 		resp, err := http.Get("http://" + master + "/dir/assign?" + query)
 		if err == nil {
 			err = json.NewDecoder(resp.Body).Decode(&a)

@@ -1,0 +1,57 @@
+package httpfast
+
+import (
+	"encoding/json"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// writeJSON renders obj as upstream's writeJson does: indented when the
+// query has a non-empty "pretty", with nosniff, and no body for statuses
+// that cannot carry one.
+func writeJSON(ctx *fasthttp.RequestCtx, status int, obj any) {
+	ctx.SetStatusCode(status)
+	if status == fasthttp.StatusNoContent || status == fasthttp.StatusNotModified || status < 200 {
+		return
+	}
+	var b []byte
+	var err error
+	if len(ctx.QueryArgs().Peek("pretty")) > 0 {
+		b, err = json.MarshalIndent(obj, "", "  ")
+	} else {
+		b, err = json.Marshal(obj)
+	}
+	if err != nil {
+		return
+	}
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	ctx.SetBody(b)
+}
+
+// writeJSONError writes {"error": msg}.
+func writeJSONError(ctx *fasthttp.RequestCtx, status int, msg string) {
+	writeJSON(ctx, status, map[string]string{"error": msg})
+}
+
+const hexUpper = "0123456789ABCDEF"
+
+// setRequestID gives the reply a fresh server-generated x-amz-request-id:
+// the time in ns and 32 random bits in upper-case hex, as upstream does.
+func (s *Server) setRequestID(ctx *fasthttp.RequestCtx) {
+	var buf [24]byte
+	b := strconv.AppendUint(buf[:0], uint64(time.Now().UnixNano()), 16)
+	for i := range b {
+		if b[i] >= 'a' {
+			b[i] -= 'a' - 'A'
+		}
+	}
+	r := rand.Uint32()
+	for i := 28; i >= 0; i -= 4 {
+		b = append(b, hexUpper[(r>>uint(i))&15])
+	}
+	ctx.Response.Header.SetBytesV("x-amz-request-id", b)
+}

@@ -1,0 +1,377 @@
+package httpfast
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/engine/needle"
+)
+
+// streamThreshold is the record size above which a read streams the data
+// from the file instead of reading the whole record into memory.
+const streamThreshold = 1 << 20
+
+// get serves GET and HEAD of a needle.
+func (s *Server) get(ctx *fasthttp.RequestCtx) {
+	p := parseFidPath(ctx.Path())
+	vid, err := needle.ParseVolumeID(p.vid)
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	key, cookie, err := needle.ParseKeyCookie(p.fid)
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusBadRequest)
+		return
+	}
+	v, ok := s.cfg.Store.Volume(vid)
+	if !ok {
+		s.notLocal(ctx, vid)
+		return
+	}
+	opts := engine.ReadOptions{ReadDeleted: string(ctx.QueryArgs().Peek("readDeleted")) == "true"}
+	off, size, found := v.Lookup(key)
+	if !found || off == 0 {
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		return
+	}
+	if size < 0 && opts.ReadDeleted && size != needle.TombstoneSize {
+		size = -size
+	}
+	var n needle.Needle
+	if v.Version() != needle.Version1 && needle.ActualSize(size, v.Version()) > streamThreshold && !wantsImageOp(ctx) {
+		s.getStreamed(ctx, v, &n, key, cookie, opts, p)
+		return
+	}
+	// Read the record straight into the response's own pooled body
+	// buffer (SwapBody hands it over and back without copying).
+	buf := ctx.Response.SwapBody(nil)
+	buf, err = v.Read(&n, key, cookie, buf[:0], opts)
+	if err != nil {
+		ctx.Response.SwapBody(buf[:0])
+		s.readError(ctx, err)
+		return
+	}
+	if s.conditional(ctx, &n) {
+		ctx.Response.SwapBody(buf[:0])
+		return
+	}
+	data := n.Data
+	filename, mimeType := s.nameAndType(ctx, &n, p)
+	inBuffer := true
+	if n.IsCompressed() {
+		if acceptsGzip(ctx) && isGzip(data) {
+			ctx.Response.Header.Set("Content-Encoding", "gzip")
+		} else if plain, err := gunzip(data); err == nil {
+			data, inBuffer = plain, false
+		}
+	}
+	// The reply is the data alone: move it to the front of the body
+	// buffer, which is the response's own, so nothing is copied out.
+	total := len(data)
+	if inBuffer {
+		copy(buf, data)
+		buf = buf[:total]
+	} else {
+		buf = append(buf[:0], data...)
+	}
+	ctx.Response.SwapBody(buf)
+	s.writeContent(ctx, filename, mimeType, int64(total), func(start, length int64) []byte {
+		return buf[start : start+length]
+	})
+}
+
+// getStreamed serves a large needle from the file without holding it in memory.
+func (s *Server) getStreamed(ctx *fasthttp.RequestCtx, v *engine.Volume, n *needle.Needle, key uint64, cookie uint32, opts engine.ReadOptions, p fidPath) {
+	dataOff, dataSize, _, err := v.DataRange(n, key, cookie, nil, opts)
+	if err != nil {
+		s.readError(ctx, err)
+		return
+	}
+	if s.conditional(ctx, n) {
+		return
+	}
+	if n.IsCompressed() || n.IsChunkManifest() {
+		// rare for large needles: fall back to a whole read
+		var rec []byte
+		rec, err = v.Read(n, key, cookie, nil, opts)
+		if err != nil {
+			s.readError(ctx, err)
+			return
+		}
+		_ = rec
+		data := n.Data
+		if n.IsCompressed() {
+			if acceptsGzip(ctx) && isGzip(data) {
+				ctx.Response.Header.Set("Content-Encoding", "gzip")
+			} else if plain, err := gunzip(data); err == nil {
+				data = plain
+			}
+		}
+		out := data
+		ctx.Response.SwapBody(out)
+		filename, mimeType := s.nameAndType(ctx, n, p)
+		s.writeContent(ctx, filename, mimeType, int64(len(out)), func(start, length int64) []byte { return out[start : start+length] })
+		return
+	}
+	filename, mimeType := s.nameAndType(ctx, n, p)
+	s.writeStream(ctx, filename, mimeType, v, dataOff, int64(dataSize))
+}
+
+// readError maps engine errors to upstream's replies.
+func (s *Server) readError(ctx *fasthttp.RequestCtx, err error) {
+	switch {
+	case errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrDeleted), errors.Is(err, engine.ErrCookieMismatch):
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+	default:
+		s.cfg.Logf("read %s: %v", ctx.Path(), err)
+		if ctx.IsHead() {
+			ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+			return
+		}
+		writeJSONError(ctx, fasthttp.StatusInternalServerError, err.Error())
+	}
+}
+
+// notLocal answers a read of a volume this node does not hold.
+func (s *Server) notLocal(ctx *fasthttp.RequestCtx, vid uint32) {
+	// Proxy and redirect need a master lookup; until that lands a missing
+	// volume reads as not found, which is what readMode=local does.
+	ctx.SetStatusCode(fasthttp.StatusNotFound)
+}
+
+// conditional sets Last-Modified, ETag and the pair headers, and answers
+// 304 when the request's validators match.
+func (s *Server) conditional(ctx *fasthttp.RequestCtx, n *needle.Needle) bool {
+	h := &ctx.Response.Header
+	if n.LastModified != 0 {
+		h.Set("Last-Modified", time.Unix(int64(n.LastModified), 0).UTC().Format(timeFormat))
+	}
+	var etag [10]byte
+	etagBytes := appendEtag(etag[:0], n)
+	h.SetBytesV("ETag", etagBytes)
+	if notModified(ctx, etagBytes, n.LastModified) {
+		ctx.SetStatusCode(fasthttp.StatusNotModified)
+		return true
+	}
+	if n.Has(needle.FlagHasPairs) && len(n.Pairs) > 0 {
+		var pairs map[string]string
+		if json.Unmarshal(n.Pairs, &pairs) == nil {
+			for k, val := range pairs {
+				h.Set(k, val)
+			}
+		}
+	}
+	return false
+}
+
+const timeFormat = "Mon, 02 Jan 2006 15:04:05 GMT"
+
+// appendEtag appends the quoted checksum, "\"xxxxxxxx\"".
+func appendEtag(dst []byte, n *needle.Needle) []byte {
+	const hexLower = "0123456789abcdef"
+	c := uint32(n.Checksum)
+	dst = append(dst, '"')
+	for i := 28; i >= 0; i -= 4 {
+		dst = append(dst, hexLower[(c>>uint(i))&15])
+	}
+	return append(dst, '"')
+}
+
+// notModified applies If-None-Match (which wins when present) or
+// If-Modified-Since.
+func notModified(ctx *fasthttp.RequestCtx, etag []byte, lastModified uint64) bool {
+	inm := ctx.Request.Header.Peek("If-None-Match")
+	if len(inm) > 0 {
+		return etagListMatches(inm, etag)
+	}
+	ims := ctx.Request.Header.Peek("If-Modified-Since")
+	if len(ims) == 0 || lastModified == 0 {
+		return false
+	}
+	t, err := time.Parse(timeFormat, string(ims))
+	return err == nil && t.Unix() >= int64(lastModified)
+}
+
+// etagListMatches reports whether a weak comparison of any tag in the
+// list matches etag (quoted).
+func etagListMatches(list, etag []byte) bool {
+	if string(bytes.TrimSpace(list)) == "*" {
+		return true
+	}
+	bare := bytes.Trim(etag, `"`)
+	for _, tag := range splitTags(list) {
+		tag = bytes.TrimSpace(tag)
+		tag = bytes.TrimPrefix(tag, []byte("W/"))
+		if len(tag) == 0 {
+			continue
+		}
+		if bytes.Equal(bytes.Trim(tag, `"`), bare) {
+			return true
+		}
+	}
+	return false
+}
+
+// splitTags splits an entity-tag list on commas outside quotes.
+func splitTags(list []byte) [][]byte {
+	var out [][]byte
+	inQuote, start := false, 0
+	for i, c := range list {
+		switch c {
+		case '"':
+			inQuote = !inQuote
+		case ',':
+			if !inQuote {
+				out = append(out, list[start:i])
+				start = i + 1
+			}
+		}
+	}
+	return append(out, list[start:])
+}
+
+// nameAndType picks the download name and Content-Type as upstream: the
+// URL's file name, else the stored one; the stored MIME type unless it is
+// octet-stream, else by extension.
+func (s *Server) nameAndType(ctx *fasthttp.RequestCtx, n *needle.Needle, p fidPath) (filename, mimeType string) {
+	filename = string(p.filename)
+	ext := string(p.ext)
+	if len(n.Name) > 0 && filename == "" {
+		filename = string(n.Name)
+		if ext == "" {
+			ext = string(extOf(n.Name))
+		}
+	}
+	if len(n.Mime) > 0 && !bytes.HasPrefix(n.Mime, []byte("application/octet-stream")) {
+		mimeType = string(n.Mime)
+	}
+	if mimeType == "" {
+		if e := string(extOf([]byte(filename))); e != "" {
+			mimeType = mime.TypeByExtension(e)
+		}
+	}
+	_ = ext
+	return filename, mimeType
+}
+
+var passThrough = []struct{ query, header string }{
+	{"response-cache-control", "Cache-Control"},
+	{"response-content-disposition", "Content-Disposition"},
+	{"response-content-encoding", "Content-Encoding"},
+	{"response-content-language", "Content-Language"},
+	{"response-content-type", "Content-Type"},
+	{"response-expires", "Expires"},
+}
+
+// contentHeaders sets Content-Type, Accept-Ranges, the response-* query
+// overrides and Content-Disposition.
+func (s *Server) contentHeaders(ctx *fasthttp.RequestCtx, filename, mimeType string) {
+	h := &ctx.Response.Header
+	if mimeType != "" {
+		h.SetContentType(mimeType)
+	} else {
+		h.SetNoDefaultContentType(true)
+	}
+	h.Set("Accept-Ranges", "bytes")
+	args := ctx.QueryArgs()
+	for _, pt := range passThrough {
+		if v := args.Peek(pt.query); len(v) > 0 {
+			h.SetBytesV(pt.header, v)
+		}
+	}
+	if len(h.Peek("Content-Disposition")) == 0 && filename != "" {
+		disposition := "inline"
+		if dl := args.Peek("dl"); len(dl) > 0 {
+			if b, _ := strconv.ParseBool(string(dl)); b {
+				disposition = "attachment"
+			}
+		}
+		h.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": filename}))
+	}
+}
+
+// writeContent writes an in-memory body of total bytes, honouring HEAD and
+// Range. slice returns the bytes of a range.
+func (s *Server) writeContent(ctx *fasthttp.RequestCtx, filename, mimeType string, total int64, slice func(start, length int64) []byte) {
+	s.contentHeaders(ctx, filename, mimeType)
+	if ctx.IsHead() {
+		return // fasthttp sends the body's length and skips the body
+	}
+	rng := ctx.Request.Header.Peek("Range")
+	if len(rng) == 0 || !ifRangeMatches(ctx) {
+		return // the body buffer already holds the whole data
+	}
+	ranges, err := parseRange(rng, total)
+	if err != nil {
+		ctx.Response.ResetBody()
+		rangeError(ctx, err, total)
+		return
+	}
+	if len(ranges) == 0 || sumRanges(ranges) > total {
+		return
+	}
+	if len(ranges) == 1 {
+		r := ranges[0]
+		part := append([]byte(nil), slice(r.start, r.length)...)
+		ctx.Response.SetBodyRaw(part)
+		ctx.Response.Header.Set("Content-Range", r.contentRange(total))
+		ctx.SetStatusCode(fasthttp.StatusPartialContent)
+		return
+	}
+	body := writeMultipartRanges(ctx, ranges, mimeType, total, func(w io.Writer, r httpRange) error {
+		_, err := w.Write(slice(r.start, r.length))
+		return err
+	})
+	ctx.Response.SetBodyRaw(body)
+	ctx.SetStatusCode(fasthttp.StatusPartialContent)
+}
+
+func acceptsGzip(ctx *fasthttp.RequestCtx) bool {
+	return bytes.Contains(ctx.Request.Header.Peek("Accept-Encoding"), []byte("gzip"))
+}
+
+func isGzip(b []byte) bool { return len(b) >= 3 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 8 }
+
+func gunzip(b []byte) ([]byte, error) {
+	r, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+// wantsImageOp reports whether the query asks for a resize or crop.
+func wantsImageOp(ctx *fasthttp.RequestCtx) bool {
+	a := ctx.QueryArgs()
+	return a.Has("width") || a.Has("height") || a.Has("crop_x1") || a.Has("crop_y1")
+}
+
+func ifRangeMatches(ctx *fasthttp.RequestCtx) bool {
+	ir := strings.TrimSpace(string(ctx.Request.Header.Peek("If-Range")))
+	if ir == "" {
+		return true
+	}
+	h := &ctx.Response.Header
+	if strings.HasPrefix(ir, `"`) || strings.HasPrefix(ir, "W/") {
+		etag := string(h.Peek("ETag"))
+		return etag != "" && !strings.HasPrefix(etag, "W/") && ir == etag
+	}
+	d, err := time.Parse(timeFormat, ir)
+	if err != nil {
+		return false
+	}
+	lm, err := time.Parse(timeFormat, string(h.Peek("Last-Modified")))
+	return err == nil && d.Equal(lm)
+}

@@ -1,0 +1,155 @@
+// Package httpfast serves the volume server's HTTP API on fasthttp: reads,
+// uploads and deletes of needles by file id on the admin port, reads only
+// on the public port, and the status and health endpoints, with upstream's
+// status codes, headers and bodies.
+//
+// Handlers follow fasthttp's rules: a *fasthttp.RequestCtx and every byte
+// slice taken from it are valid only until the handler returns.
+package httpfast
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/nodestate"
+)
+
+// Config configures a Server.
+type Config struct {
+	Store *engine.Store
+	State *nodestate.State
+	// ReadMode is local, proxy or redirect: what a read of a volume this
+	// node does not hold does.
+	ReadMode string
+	// FileSizeLimit caps an upload's body, in bytes.
+	FileSizeLimit int64
+	// ConcurrentUploadLimit and ConcurrentDownloadLimit cap in-flight bytes
+	// (0: unlimited); requests over it wait up to the timeouts, then get 429.
+	ConcurrentUploadLimit, ConcurrentDownloadLimit     int64
+	InflightUploadTimeout, InflightDownloadTimeout     time.Duration
+	// WhiteList, when not empty, lists the IPs allowed to write and delete.
+	WhiteList []string
+	// Logf receives errors worth an operator's attention.
+	Logf func(format string, args ...any)
+}
+
+// Server is the HTTP front end.
+type Server struct {
+	cfg Config
+
+	inflightUpload   atomic.Int64
+	inflightDownload atomic.Int64
+	// limitMu guards the two conditions, signalled when in-flight bytes drop.
+	limitMu      sync.Mutex
+	uploadCond   *sync.Cond
+	downloadCond *sync.Cond
+
+	bufPool sync.Pool // *[]byte record buffers for reads
+}
+
+// New returns a Server.
+func New(cfg Config) *Server {
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.FileSizeLimit <= 0 {
+		cfg.FileSizeLimit = 256 << 20
+	}
+	if cfg.ReadMode == "" {
+		cfg.ReadMode = "proxy"
+	}
+	s := &Server{cfg: cfg}
+	s.uploadCond = sync.NewCond(&s.limitMu)
+	s.downloadCond = sync.NewCond(&s.limitMu)
+	s.bufPool.New = func() any { b := make([]byte, 0, 64<<10); return &b }
+	return s
+}
+
+var (
+	hdrServer      = []byte("Server")
+	hdrServerValue = []byte(nodestate.ServerHeader)
+)
+
+// Admin serves the admin (private) port.
+func (s *Server) Admin(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.SetBytesKV(hdrServer, hdrServerValue)
+	s.setRequestID(ctx)
+	path := ctx.Path()
+	switch string(path) { // the conversion does not allocate in a switch
+	case "/status":
+		s.status(ctx)
+		return
+	case "/healthz", "/readyz":
+		s.healthz(ctx)
+		return
+	case "/stats/counter", "/stats/memory", "/stats/disk":
+		if !s.allowed(ctx) {
+			return
+		}
+		s.stats(ctx, string(path))
+		return
+	case "/favicon.ico":
+		s.favicon(ctx)
+		return
+	}
+	s.cors(ctx)
+	switch {
+	case ctx.IsGet(), ctx.IsHead():
+		s.get(ctx)
+	case ctx.IsDelete():
+		if s.allowed(ctx) {
+			s.delete(ctx)
+		}
+	case ctx.IsPut(), ctx.IsPost():
+		s.upload(ctx)
+	case ctx.IsOptions():
+		ctx.Response.Header.Add("Access-Control-Allow-Methods", "PUT, POST, GET, DELETE, OPTIONS")
+		ctx.Response.Header.Add("Access-Control-Allow-Headers", "*")
+	default:
+		writeJSONError(ctx, fasthttp.StatusBadRequest, "unsupported method "+string(ctx.Method()))
+	}
+}
+
+// Public serves the public port: reads only.
+func (s *Server) Public(ctx *fasthttp.RequestCtx) {
+	ctx.Response.Header.SetBytesKV(hdrServer, hdrServerValue)
+	s.setRequestID(ctx)
+	if string(ctx.Path()) == "/favicon.ico" {
+		s.favicon(ctx)
+		return
+	}
+	s.cors(ctx)
+	switch {
+	case ctx.IsGet(), ctx.IsHead():
+		s.get(ctx)
+	case ctx.IsOptions():
+		ctx.Response.Header.Add("Access-Control-Allow-Methods", "GET, OPTIONS")
+		ctx.Response.Header.Add("Access-Control-Allow-Headers", "*")
+	}
+}
+
+func (s *Server) cors(ctx *fasthttp.RequestCtx) {
+	if len(ctx.Request.Header.Peek("Origin")) > 0 {
+		ctx.Response.Header.Set("Access-Control-Allow-Origin", "*")
+		ctx.Response.Header.Set("Access-Control-Allow-Credentials", "true")
+	}
+}
+
+// allowed applies -whiteList to writes; a refused request gets 401.
+func (s *Server) allowed(ctx *fasthttp.RequestCtx) bool {
+	if len(s.cfg.WhiteList) == 0 {
+		return true
+	}
+	ip := ctx.RemoteIP().String()
+	for _, w := range s.cfg.WhiteList {
+		if w == ip {
+			return true
+		}
+	}
+	writeJSONError(ctx, fasthttp.StatusUnauthorized, "Not in whitelist: "+ip)
+	return false
+}

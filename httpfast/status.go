@@ -1,0 +1,170 @@
+package httpfast
+
+import (
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
+	"github.com/valyala/fasthttp"
+
+	"github.com/weedvol/weedvol/diskstat"
+	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/nodestate"
+)
+
+// volumeInfo mirrors upstream's storage.VolumeInfo JSON in /status.
+type volumeInfo struct {
+	Collection        string
+	DiskType          string
+	RemoteStorageName string
+	ReplicaPlacement  *placementJSON
+	Ttl               *ttlJSON
+	Size              uint64
+	DeletedByteCount  uint64
+	ModifiedAtSecond  int64
+	Id                uint32
+	DiskId            uint32
+	CompactRevision   uint32
+	FileCount         uint32
+	DeleteCount       uint32
+	Version           uint8
+	ReadOnly          bool
+	ReadOnlyCanDelete bool
+}
+
+type placementJSON struct {
+	SameRackCount       int `json:"node,omitempty"`
+	DiffRackCount       int `json:"rack,omitempty"`
+	DiffDataCenterCount int `json:"dc,omitempty"`
+}
+
+type ttlJSON struct {
+	Count byte
+	Unit  byte
+}
+
+// VolumeInfos lists the store's volumes as /status shows them.
+func VolumeInfos(store *engine.Store) []volumeInfo {
+	var out []volumeInfo
+	for _, v := range store.Volumes() {
+		sb := v.SuperBlock()
+		st := v.Stats()
+		diskType := ""
+		if loc, ok := store.LocationOf(v.ID); ok {
+			diskType = loc.DiskType
+		}
+		out = append(out, volumeInfo{
+			Collection: v.Collection, DiskType: diskType,
+			ReplicaPlacement: &placementJSON{SameRackCount: sb.ReplicaPlacement.SameRack, DiffRackCount: sb.ReplicaPlacement.DiffRack, DiffDataCenterCount: sb.ReplicaPlacement.DiffDataCenter},
+			Ttl:              &ttlJSON{Count: sb.TTL.Count, Unit: sb.TTL.Unit},
+			Size:             uint64(v.Size()), DeletedByteCount: st.DeletedBytes, ModifiedAtSecond: v.LastModified(),
+			Id: v.ID, CompactRevision: uint32(sb.CompactionRevision),
+			FileCount: uint32(st.FileCount), DeleteCount: uint32(st.DeleteCount),
+			Version: uint8(sb.Version), ReadOnly: v.IsReadOnly(),
+		})
+	}
+	return out
+}
+
+func (s *Server) diskStatuses() []*volume_server_pb.DiskStatus {
+	var ds []*volume_server_pb.DiskStatus
+	for _, loc := range s.cfg.Store.Locations() {
+		if dir, err := filepath.Abs(loc.Dir); err == nil {
+			t := loc.DiskType
+			if t == "" {
+				t = "hdd"
+			}
+			ds = append(ds, diskstat.Of(dir, t))
+		}
+	}
+	return ds
+}
+
+func (s *Server) status(ctx *fasthttp.RequestCtx) {
+	writeJSON(ctx, fasthttp.StatusOK, map[string]any{
+		"Version":      nodestate.Version + " ",
+		"DiskStatuses": s.diskStatuses(),
+		"Volumes":      VolumeInfos(s.cfg.Store),
+	})
+}
+
+func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
+	if s.cfg.State != nil && !s.cfg.State.Healthy() {
+		ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+		return
+	}
+	ctx.SetStatusCode(fasthttp.StatusOK)
+}
+
+var startTime = time.Now()
+
+// stats answers /stats/counter, /stats/memory and /stats/disk.
+func (s *Server) stats(ctx *fasthttp.RequestCtx, path string) {
+	switch path {
+	case "/stats/disk":
+		writeJSON(ctx, fasthttp.StatusOK, map[string]any{"Version": nodestate.Version + " ", "DiskStatuses": s.diskStatuses()})
+	case "/stats/memory":
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		writeJSON(ctx, fasthttp.StatusOK, map[string]any{"Version": nodestate.Version + " ", "Memory": map[string]any{
+			"goroutines": runtime.NumGoroutine(), "all": m.Sys, "used": m.HeapAlloc, "free": m.Sys - m.HeapAlloc,
+			"self": m.Sys, "heap": m.HeapAlloc, "stack": m.StackInuse,
+		}})
+	default:
+		writeJSON(ctx, fasthttp.StatusOK, map[string]any{"Version": nodestate.Version + " ", "Counters": map[string]any{
+			"uptime_seconds": int64(time.Since(startTime).Seconds()),
+		}})
+	}
+}
+
+// favicon answers 200 with no icon of our own, as a present but empty asset.
+func (s *Server) favicon(ctx *fasthttp.RequestCtx) {
+	ctx.SetStatusCode(fasthttp.StatusOK)
+	ctx.Response.Header.SetContentType("image/x-icon")
+}
+
+// waitUploadSlot applies -concurrentUploadLimitMB: wait while in-flight
+// upload bytes exceed the limit, up to the timeout, then 429. Replication
+// traffic is never held back.
+func (s *Server) waitUploadSlot(ctx *fasthttp.RequestCtx) bool {
+	limit := s.cfg.ConcurrentUploadLimit
+	if limit == 0 || string(ctx.QueryArgs().Peek("type")) == "replicate" {
+		return true
+	}
+	return s.waitSlot(ctx, &s.inflightUpload, limit, s.cfg.InflightUploadTimeout, s.uploadCond,
+		"reject because inflight upload data %d > %d, and wait timeout")
+}
+
+func (s *Server) releaseUpload(n int64) {
+	s.inflightUpload.Add(-n)
+	if s.cfg.ConcurrentUploadLimit != 0 {
+		s.limitMu.Lock()
+		s.uploadCond.Broadcast()
+		s.limitMu.Unlock()
+	}
+}
+
+func (s *Server) waitSlot(ctx *fasthttp.RequestCtx, inflight interface{ Load() int64 }, limit int64, timeout time.Duration, cond *sync.Cond, msg string) bool {
+	if inflight.Load() <= limit {
+		return true
+	}
+	deadline := time.Now().Add(timeout)
+	timer := time.AfterFunc(timeout, func() {
+		s.limitMu.Lock()
+		cond.Broadcast()
+		s.limitMu.Unlock()
+	})
+	defer timer.Stop()
+	s.limitMu.Lock()
+	defer s.limitMu.Unlock()
+	for inflight.Load() > limit {
+		if !time.Now().Before(deadline) {
+			writeJSONError(ctx, fasthttp.StatusTooManyRequests, sprintf(msg, inflight.Load(), limit))
+			return false
+		}
+		cond.Wait()
+	}
+	return true
+}

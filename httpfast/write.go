@@ -1,0 +1,127 @@
+package httpfast
+
+import (
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/engine/needle"
+)
+
+// uploadResult is upstream's operation.UploadResult as JSON.
+type uploadResult struct {
+	Name       string `json:"name,omitempty"`
+	Size       uint32 `json:"size,omitempty"`
+	Error      string `json:"error,omitempty"`
+	ETag       string `json:"eTag,omitempty"`
+	Mime       string `json:"mime,omitempty"`
+	ContentMd5 string `json:"contentMd5,omitempty"`
+}
+
+// upload serves POST and PUT.
+func (s *Server) upload(ctx *fasthttp.RequestCtx) {
+	if !s.waitUploadSlot(ctx) {
+		return
+	}
+	length := int64(ctx.Request.Header.ContentLength())
+	if length > 0 {
+		s.inflightUpload.Add(length)
+		defer s.releaseUpload(length)
+	}
+	if !s.allowed(ctx) {
+		return
+	}
+	p := parseFidPath(ctx.Path())
+	vid, err := needle.ParseVolumeID(p.vid)
+	if err != nil {
+		writeJSONError(ctx, fasthttp.StatusBadRequest, "parse volume id "+string(p.vid)+": "+err.Error())
+		return
+	}
+	pu, err := parseUpload(ctx, s.cfg.FileSizeLimit)
+	if err != nil {
+		writeJSONError(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	key, cookie, err := needle.ParseKeyCookie(p.fid)
+	if err != nil {
+		writeJSONError(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	v, ok := s.cfg.Store.Volume(vid)
+	if !ok {
+		writeJSONError(ctx, fasthttp.StatusNotFound, "volume "+strconv.FormatUint(uint64(vid), 10)+" not found")
+		return
+	}
+	n := pu.toNeedle(key, cookie, uint64(time.Now().Unix()))
+	res, err := v.Write(&n, engine.WriteOptions{Fsync: pu.fsync})
+	if err != nil {
+		status := fasthttp.StatusInternalServerError
+		if errors.Is(err, engine.ErrReadOnly) {
+			status = fasthttp.StatusConflict
+		}
+		writeJSONError(ctx, status, err.Error())
+		return
+	}
+	var etag [10]byte
+	ctx.Response.Header.SetBytesV("ETag", appendEtag(etag[:0], &n))
+	if pu.contentMD5 != "" {
+		ctx.Response.Header.Set("Content-MD5", pu.contentMD5)
+	} else {
+		ctx.Response.Header.Set("Content-MD5", "")
+	}
+	if res.Unchanged {
+		ctx.SetStatusCode(fasthttp.StatusNoContent)
+		return
+	}
+	out := uploadResult{Size: uint32(pu.originalSize), ETag: n.Etag(), Mime: string(n.Mime), ContentMd5: pu.contentMD5}
+	if n.Has(needle.FlagHasName) {
+		out.Name = string(n.Name)
+	}
+	writeJSON(ctx, fasthttp.StatusCreated, out)
+}
+
+// delete serves DELETE.
+func (s *Server) delete(ctx *fasthttp.RequestCtx) {
+	p := parseFidPath(ctx.Path())
+	vid, _ := needle.ParseVolumeID(p.vid)
+	key, cookie, err := needle.ParseKeyCookie(p.fid)
+	if err != nil {
+		writeJSONError(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	v, ok := s.cfg.Store.Volume(vid)
+	if !ok {
+		writeJSON(ctx, fasthttp.StatusNotFound, map[string]uint32{"size": 0})
+		return
+	}
+	var n needle.Needle
+	var scratch []byte
+	off, size, found := v.Lookup(key)
+	if !found || off == 0 || size < 0 {
+		writeJSON(ctx, fasthttp.StatusNotFound, map[string]uint32{"size": 0})
+		return
+	}
+	if size > 0 && v.Version() != needle.Version1 {
+		_, _, _, err = v.DataRange(&n, key, cookie, scratch, engine.ReadOptions{AnyCookie: true})
+	} else if size > 0 {
+		_, err = v.Read(&n, key, cookie, nil, engine.ReadOptions{AnyCookie: true})
+	} else {
+		n = needle.Needle{ID: key, Cookie: cookie}
+	}
+	if err != nil {
+		writeJSON(ctx, fasthttp.StatusNotFound, map[string]uint32{"size": 0})
+		return
+	}
+	if n.Cookie != cookie {
+		writeJSONError(ctx, fasthttp.StatusBadRequest, "File Random Cookie does not match.")
+		return
+	}
+	if _, err := v.Delete(key, cookie, engine.WriteOptions{}); err != nil {
+		writeJSONError(ctx, fasthttp.StatusInternalServerError, "Deletion Failed: "+err.Error())
+		return
+	}
+	writeJSON(ctx, fasthttp.StatusAccepted, map[string]int64{"size": int64(size)})
+}

@@ -1,0 +1,85 @@
+// Package nodestate holds the volume server's node-wide state that both the
+// HTTP and the gRPC front ends read and change: whether the node is
+// heartbeating to a master, stopping, or has left the cluster, and the
+// identity it announces. It sits beneath httpfast and grpcsvc so neither
+// imports the other.
+package nodestate
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
+	"google.golang.org/protobuf/proto"
+)
+
+// Version strings as upstream prints them (its default 4-byte build).
+const (
+	VersionNumber = "4.53"
+	SizeLimit     = "30GB"
+	Version       = SizeLimit + " " + VersionNumber
+	// ServerHeader is the value of the Server header on every reply.
+	ServerHeader = "SeaweedFS Volume " + Version
+)
+
+// State is shared by the front ends. All methods are safe for concurrent use.
+type State struct {
+	heartbeating atomic.Bool
+	stopping     atomic.Bool
+	left         atomic.Bool
+
+	mu    sync.Mutex // guards state
+	state *volume_server_pb.VolumeServerState
+}
+
+// New returns a State with an empty, version-0 server state.
+func New() *State {
+	return &State{state: &volume_server_pb.VolumeServerState{}}
+}
+
+// SetHeartbeating records whether a master stream is established.
+func (s *State) SetHeartbeating(on bool) { s.heartbeating.Store(on) }
+
+// IsHeartbeating reports whether a master stream is established.
+func (s *State) IsHeartbeating() bool { return s.heartbeating.Load() }
+
+// SetStopping marks the node as shutting down.
+func (s *State) SetStopping() { s.stopping.Store(true) }
+
+// IsStopping reports whether the node is shutting down.
+func (s *State) IsStopping() bool { return s.stopping.Load() }
+
+// Leave records VolumeServerLeave: the node stops heartbeating for good.
+func (s *State) Leave() { s.left.Store(true); s.heartbeating.Store(false) }
+
+// HasLeft reports whether VolumeServerLeave was called.
+func (s *State) HasLeft() bool { return s.left.Load() }
+
+// Healthy is what /healthz reports: heartbeating, not stopping.
+func (s *State) Healthy() bool { return !s.IsStopping() && s.IsHeartbeating() }
+
+// ServerState returns a copy of the maintenance state.
+func (s *State) ServerState() *volume_server_pb.VolumeServerState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return proto.Clone(s.state).(*volume_server_pb.VolumeServerState)
+}
+
+// InMaintenance reports whether maintenance mode is on.
+func (s *State) InMaintenance() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.state.GetMaintenance()
+}
+
+// UpdateServerState applies fn to the state under the lock; fn returns
+// whether to keep its change (the version is then bumped).
+func (s *State) UpdateServerState(fn func(st *volume_server_pb.VolumeServerState) bool) *volume_server_pb.VolumeServerState {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	next := proto.Clone(s.state).(*volume_server_pb.VolumeServerState)
+	if fn(next) {
+		s.state = next
+	}
+	return proto.Clone(s.state).(*volume_server_pb.VolumeServerState)
+}
