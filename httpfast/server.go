@@ -29,8 +29,8 @@ type Config struct {
 	FileSizeLimit int64
 	// ConcurrentUploadLimit and ConcurrentDownloadLimit cap in-flight bytes
 	// (0: unlimited); requests over it wait up to the timeouts, then get 429.
-	ConcurrentUploadLimit, ConcurrentDownloadLimit     int64
-	InflightUploadTimeout, InflightDownloadTimeout     time.Duration
+	ConcurrentUploadLimit, ConcurrentDownloadLimit int64
+	InflightUploadTimeout, InflightDownloadTimeout time.Duration
 	// WhiteList, when not empty, lists the IPs allowed to write and delete.
 	WhiteList []string
 	// Logf receives errors worth an operator's attention.
