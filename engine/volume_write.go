@@ -249,7 +249,6 @@ func (v *Volume) commitBatch(batch []*op) {
 		}
 	}
 	v.idxSize += int64(len(rows))
-	v.index.Advance(int64(len(rows)))
 	for _, o := range live {
 		if o.delete {
 			o.oldSize = v.index.Delete(o.key)
