@@ -1,0 +1,185 @@
+// Command weedvol is a drop-in replacement for `weed volume`: the same
+// command line, the same files and the same HTTP and gRPC behaviour.
+//
+//	weedvol [-config_dir=D] [volume] [flags]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"google.golang.org/grpc"
+
+	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/grpcsvc"
+	"github.com/weedvol/weedvol/httpfast"
+	"github.com/weedvol/weedvol/iouring"
+	"github.com/weedvol/weedvol/nodestate"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
+	o, err := parseArgs(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "usage: weedvol [-config_dir=D] [volume] [flags]; flags as `weed volume`")
+		volumeFlags(&options{}).PrintDefaults()
+		return 0
+	}
+	if err != nil {
+		logger.Printf("weedvol: %v", err)
+		return 2
+	}
+	if err := serve(o, logger); err != nil {
+		logger.Printf("weedvol: %v", err)
+		return 1
+	}
+	return 0
+}
+
+func serve(o *options, logger *log.Logger) error {
+	logf := logger.Printf
+	locs, err := o.locations()
+	if err != nil {
+		return err
+	}
+	io, err := iouring.New(o.ioEngine)
+	if err != nil {
+		return fmt.Errorf("-ioengine=%s: %w", o.ioEngine, err)
+	}
+	defer io.Close()
+	cfg := engine.StoreConfig{IO: io, OffsetSize: o.offsetSize, Logf: logf}
+	for _, l := range locs {
+		cfg.Locations = append(cfg.Locations, engine.LocationConfig{Dir: l.dir, IdxDir: o.idxDir, MaxVolumes: l.max, DiskType: l.disk})
+	}
+	store, err := engine.OpenStore(cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	logf("weedvol: %d volumes in %d directories, io engine %s", len(store.Volumes()), len(locs), io.Name())
+
+	state := nodestate.New()
+	publicURL := o.publicURL
+	if publicURL == "" {
+		publicURL = o.ip + ":" + strconv.Itoa(o.portPublic)
+	}
+	svc := grpcsvc.New(grpcsvc.Config{
+		Store: store, State: state, IP: o.ip, Port: o.port, GrpcPort: o.portGrpc, PublicURL: publicURL,
+		DataCenter: o.dataCenter, Rack: o.rack, Masters: splitList(o.masters), ID: o.id, Logf: logf,
+		WhiteList: splitList(o.whiteList),
+	})
+	h := httpfast.New(httpfast.Config{
+		Store: store, State: state, ReadMode: o.readMode,
+		FileSizeLimit:           int64(o.fileSizeLimitMB) << 20,
+		ConcurrentUploadLimit:   int64(o.concurrentUploadLimitMB) << 20,
+		ConcurrentDownloadLimit: int64(o.concurrentDownloadLimitMB) << 20,
+		InflightUploadTimeout:   o.inflightUploadTimeout,
+		InflightDownloadTimeout: o.inflightDownloadTimeout,
+		WhiteList:               splitList(o.whiteList),
+		Logf:                    logf,
+	})
+
+	grpcLis, err := net.Listen("tcp", net.JoinHostPort(o.ipBind, strconv.Itoa(o.portGrpc)))
+	if err != nil {
+		return fmt.Errorf("listen grpc: %w", err)
+	}
+	gs := grpc.NewServer(grpc.MaxRecvMsgSize(1<<30), grpc.MaxSendMsgSize(1<<30))
+	svc.Register(gs)
+	go gs.Serve(grpcLis)
+
+	bodyLimit := (o.fileSizeLimitMB + 1) << 20
+	newHTTP := func(handler fasthttp.RequestHandler) *fasthttp.Server {
+		return &fasthttp.Server{
+			Handler: handler, Name: nodestate.ServerHeader, NoDefaultServerHeader: true,
+			MaxRequestBodySize: bodyLimit, IdleTimeout: time.Duration(o.idleTimeout) * time.Second,
+			DisablePreParseMultipartForm: true, NoDefaultContentType: true, ReduceMemoryUsage: false,
+			ReadBufferSize: 16 << 10,
+		}
+	}
+	admin := newHTTP(h.Admin)
+	adminLis, err := net.Listen("tcp", net.JoinHostPort(o.ipBind, strconv.Itoa(o.port)))
+	if err != nil {
+		return fmt.Errorf("listen http: %w", err)
+	}
+	go admin.Serve(adminLis)
+	var public *fasthttp.Server
+	if o.portPublic != o.port {
+		public = newHTTP(h.Public)
+		pubLis, err := net.Listen("tcp", net.JoinHostPort(o.ipBind, strconv.Itoa(o.portPublic)))
+		if err != nil {
+			return fmt.Errorf("listen public http: %w", err)
+		}
+		go public.Serve(pubLis)
+	}
+	logf("weedvol: serving http on %s:%d, grpc on %d, public on %d", o.ipBind, o.port, o.portGrpc, o.portPublic)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	svc.StartHeartbeat(ctx)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	<-sig
+	logf("weedvol: stopping")
+	state.SetStopping()
+	svc.StopHeartbeat()
+	if o.preStopSeconds > 0 {
+		time.Sleep(time.Duration(o.preStopSeconds) * time.Second)
+	}
+	shutdown := func(s *fasthttp.Server) {
+		if s != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = s.ShutdownWithContext(ctx)
+		}
+	}
+	shutdown(admin)
+	shutdown(public)
+	stopped := make(chan struct{})
+	go func() { gs.GracefulStop(); close(stopped) }()
+	select {
+	case <-stopped:
+	case <-time.After(10 * time.Second):
+		gs.Stop()
+	}
+	return store.Close()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// detectedIP returns the first non-loopback IPv4 address, as upstream's
+// default for -ip, or "localhost".
+func detectedIP() string {
+	addrs, err := net.InterfaceAddrs()
+	if err == nil {
+		for _, a := range addrs {
+			if ipn, ok := a.(*net.IPNet); ok && !ipn.IP.IsLoopback() && ipn.IP.To4() != nil {
+				return ipn.IP.String()
+			}
+		}
+	}
+	return "localhost"
+}

@@ -1,0 +1,56 @@
+package grpcsvc
+
+import "testing"
+
+func TestMasterAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		in, http, grpc string
+	}{
+		{"127.0.0.1:9333", "127.0.0.1:9333", "127.0.0.1:19333"},
+		{"127.0.0.1:9333.19444", "127.0.0.1:9333", "127.0.0.1:19444"},
+		{"master.example:9333", "master.example:9333", "master.example:19333"},
+		{"[::1]:9333", "[::1]:9333", "[::1]:19333"},
+		{"[::1]:9333.9334", "[::1]:9333", "[::1]:9334"},
+		{"localhost", "localhost", "localhost"},
+		{"host:", "host:", "host:"},
+	} {
+		if got := httpAddress(tc.in); got != tc.http {
+			t.Errorf("httpAddress(%q) = %q, want %q", tc.in, got, tc.http)
+		}
+		if got := grpcAddress(tc.in); got != tc.grpc {
+			t.Errorf("grpcAddress(%q) = %q, want %q", tc.in, got, tc.grpc)
+		}
+	}
+	if !sameServer("10.0.0.1:9333", "10.0.0.1:9333.19333") || sameServer("10.0.0.1:9333", "10.0.0.2:9333") {
+		t.Error("sameServer compares HTTP addresses")
+	}
+}
+
+func TestWhiteListMatching(t *testing.T) {
+	w := newWhiteList([]string{"192.168.1.5", "10.0.0.0/8", "bad/cidr", ""}, t.Logf)
+	for host, want := range map[string]bool{
+		"192.168.1.5": true, "10.20.30.40": true, "192.168.1.6": false, "@": false,
+	} {
+		if got := w.allows(host); got != want {
+			t.Errorf("allows(%q) = %v, want %v", host, got, want)
+		}
+	}
+	if !newWhiteList(nil, t.Logf).allows("1.2.3.4") {
+		t.Error("an empty white list refuses")
+	}
+}
+
+func TestNewUUID(t *testing.T) {
+	a, b := newUUID(), newUUID()
+	if len(a) != 36 || a == b || a[14] != '4' || a[8] != '-' {
+		t.Fatalf("uuids %q %q", a, b)
+	}
+	dir := t.TempDir()
+	first, err := dirUUID(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := dirUUID(dir); again != first {
+		t.Fatalf("uuid changed: %q then %q", first, again)
+	}
+}

@@ -1,0 +1,21 @@
+// Package grpcsvc is the volume server's gRPC side: the VolumeServer service
+// that shells and masters call (volume lifecycle, needle blobs, batch
+// deletes, maintenance state) and the heartbeat client that keeps the
+// master's topology in step with the store.
+//
+// It builds on engine (volumes and files) and nodestate (flags shared with
+// the HTTP front end) and imports no other project package above them.
+// Replies carry the gRPC codes and error texts upstream `weed volume` uses,
+// since shells and tests match on them.
+//
+// # Heartbeat
+//
+// One goroutine owns the SendHeartbeat stream to the leader master: it sends
+// a full heartbeat on connect and every pulse (5s), and in between the
+// volumes the RPC handlers add or remove (new_volumes, deleted_volumes) and
+// state changes. The full list is sent every pulse (no volume digest), the
+// mode upstream masters keep for servers that report no digest. A reply
+// naming another leader makes the loop reconnect there; errors back off and
+// move on to the next seed master. Stopping sends a last heartbeat with no
+// volumes so the master stops routing to this node, as upstream does.
+package grpcsvc

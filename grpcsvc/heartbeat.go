@@ -1,0 +1,333 @@
+package grpcsvc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/seaweedfs/seaweedfs/weed/pb/master_pb"
+	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
+	"google.golang.org/grpc/status"
+)
+
+// leaderSettle is how long upstream waits before dialing a master another
+// master named as leader: the named one may still be taking office.
+const leaderSettle = 3 * time.Second
+
+// maxPending bounds the changes queued while no stream is up; beyond it
+// they are dropped, since the full heartbeat on connect covers them.
+const maxPending = 4096
+
+// change is one incremental report queued for the stream.
+type change struct {
+	added, deleted *master_pb.VolumeShortInformationMessage
+	state          *volume_server_pb.VolumeServerState
+}
+
+// heartbeater owns the SendHeartbeat stream. Only its run goroutine sends
+// on a stream; the stream's receiver only records what the master says.
+type heartbeater struct {
+	svc    *Service
+	pulse  time.Duration
+	settle time.Duration // wait before dialing a named leader
+
+	mu      sync.Mutex // guards pending, current, started
+	pending []change
+	current string // the leader master, "" when unknown
+	started bool
+
+	kick   chan struct{} // cap 1: pending has entries
+	resend chan struct{} // cap 1: the master asked for the full list
+	stop   chan struct{} // closed by stopAndWait
+	once   sync.Once
+	done   chan struct{} // closed when run returns
+
+	connected       atomic.Bool
+	volumeSizeLimit atomic.Uint64
+}
+
+func newHeartbeater(s *Service) *heartbeater {
+	return &heartbeater{
+		svc: s, pulse: s.cfg.Pulse, settle: leaderSettle,
+		kick: make(chan struct{}, 1), resend: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{}),
+	}
+}
+
+func (h *heartbeater) logf(format string, args ...any) { h.svc.logf(format, args...) }
+
+func (h *heartbeater) start(ctx context.Context) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.started || h.stopped() {
+		return
+	}
+	h.started = true
+	go h.run(ctx)
+}
+
+func (h *heartbeater) stopped() bool {
+	select {
+	case <-h.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+// stopAndWait stops the loop and waits up to timeout for its goodbye
+// heartbeat. It reports whether the loop had been stopped before.
+func (h *heartbeater) stopAndWait(timeout time.Duration) (already bool) {
+	already = true
+	h.once.Do(func() {
+		already = false
+		close(h.stop)
+	})
+	h.mu.Lock()
+	started := h.started
+	h.mu.Unlock()
+	if started {
+		select {
+		case <-h.done:
+		case <-time.After(timeout):
+		}
+	}
+	return already
+}
+
+func (h *heartbeater) currentMaster() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.current
+}
+
+func (h *heartbeater) setCurrent(m string) {
+	h.mu.Lock()
+	h.current = m
+	h.mu.Unlock()
+}
+
+// queue adds a change for the next delta heartbeat.
+func (h *heartbeater) queue(c change) {
+	h.mu.Lock()
+	if len(h.pending) >= maxPending {
+		h.pending = h.pending[:0]
+	}
+	h.pending = append(h.pending, c)
+	h.mu.Unlock()
+	select {
+	case h.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (h *heartbeater) takePending() []change {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	p := h.pending
+	h.pending = nil
+	return p
+}
+
+func (h *heartbeater) notifyState(st *volume_server_pb.VolumeServerState) {
+	h.queue(change{state: st})
+}
+
+// run dials the seed masters in turn, or the leader one of them named,
+// until stopped.
+func (h *heartbeater) run(ctx context.Context) {
+	defer close(h.done)
+	seeds := h.svc.cfg.Masters
+	if len(seeds) == 0 {
+		h.logf("volume server has no master nodes to heartbeat to; heartbeats disabled")
+		return
+	}
+	h.logf("volume server start with seed master nodes: %v", seeds)
+	next, hint := 0, ""
+	backoff := time.Second
+	for !h.stopped() && ctx.Err() == nil {
+		target := hint
+		if target == "" {
+			target = seeds[next%len(seeds)]
+			next++
+		}
+		hint = ""
+		leader, registered, err := h.session(ctx, target)
+		if h.stopped() || ctx.Err() != nil {
+			return
+		}
+		if registered {
+			backoff = time.Second
+		}
+		if leader != "" {
+			h.logf("volume server found a new master %s instead of %s", leader, target)
+			hint = leader
+			h.sleep(ctx, h.settle)
+			continue
+		}
+		h.logf("heartbeat to %s error: %v", target, err)
+		if registered {
+			// Lookups stop going to a master that just dropped us.
+			h.setCurrent("")
+		}
+		h.sleep(ctx, backoff)
+		backoff = min(2*backoff, h.pulse)
+	}
+}
+
+func (h *heartbeater) sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-h.stop:
+	case <-ctx.Done():
+	}
+}
+
+// recvEvent ends a session: a leader named by a follower, or an error.
+type recvEvent struct {
+	leader string
+	err    error
+}
+
+// session runs one heartbeat stream to target. It returns the leader when
+// target is a follower naming another master, whether target accepted the
+// stream, and the error that ended it.
+func (h *heartbeater) session(ctx context.Context, target string) (leader string, registered bool, err error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	conn, err := dialMaster(target)
+	if err != nil {
+		return "", false, err
+	}
+	defer conn.Close()
+	stream, err := master_pb.NewSeaweedClient(conn).SendHeartbeat(sctx)
+	if err != nil {
+		return "", false, err
+	}
+	h.logf("heartbeat to: %s", target)
+
+	var reg atomic.Bool
+	events := make(chan recvEvent, 1)
+	recvDone := make(chan struct{})
+	go func() {
+		defer close(recvDone)
+		events <- h.receive(stream, target, &reg)
+	}()
+	defer func() {
+		cancel()
+		<-recvDone
+		if reg.Load() {
+			h.connected.Store(false)
+		}
+	}()
+
+	// A master may know nothing of this server: start with everything, which
+	// also covers any change queued before now.
+	h.takePending()
+	if err := stream.Send(h.svc.fullHeartbeat()); err != nil {
+		return "", reg.Load(), err
+	}
+	if err := stream.Send(h.svc.ecHeartbeat()); err != nil {
+		return "", reg.Load(), err
+	}
+	tick := time.NewTicker(h.pulse)
+	defer tick.Stop()
+	for {
+		select {
+		case <-h.kick:
+			for _, beat := range h.svc.deltaHeartbeats(h.takePending()) {
+				if err := stream.Send(beat); err != nil {
+					return "", reg.Load(), err
+				}
+			}
+		case <-h.resend:
+			if err := stream.Send(h.svc.fullHeartbeat()); err != nil {
+				return "", reg.Load(), err
+			}
+		case <-tick.C:
+			if err := stream.Send(h.svc.fullHeartbeat()); err != nil {
+				return "", reg.Load(), err
+			}
+		case ev := <-events:
+			if ev.err == nil && ev.leader == "" {
+				ev.err = errors.New("heartbeat stream closed by master")
+			}
+			return ev.leader, reg.Load(), ev.err
+		case <-h.stop:
+			h.goodbye(stream, events)
+			return "", reg.Load(), nil
+		case <-ctx.Done():
+			return "", reg.Load(), ctx.Err()
+		}
+	}
+}
+
+// receive handles the master's replies until the stream ends or a follower
+// names the leader.
+func (h *heartbeater) receive(stream master_pb.Seaweed_SendHeartbeatClient, target string, reg *atomic.Bool) recvEvent {
+	for {
+		resp, err := stream.Recv()
+		if err != nil {
+			return recvEvent{err: err}
+		}
+		// Only a follower names the leader; the leader answers every new
+		// stream without naming one.
+		if l := resp.GetLeader(); l != "" {
+			if !sameServer(l, target) {
+				h.setCurrent(l)
+				return recvEvent{leader: l}
+			}
+		} else if !reg.Load() {
+			reg.Store(true)
+			h.setCurrent(target)
+			h.connected.Store(true)
+		}
+		if len(resp.GetDuplicatedUuids()) > 0 {
+			return recvEvent{err: fmt.Errorf("master %s reports volume directories shared with another server: %v", target, resp.GetDuplicatedUuids())}
+		}
+		h.svc.stamp.raise(resp.GetMaxVolumeId())
+		h.svc.stamp.setTopology(resp.GetTopologyId())
+		if v := resp.GetVolumeSizeLimit(); v != 0 {
+			h.volumeSizeLimit.Store(v)
+		}
+		if resp.GetResendFullVolumeList() {
+			select {
+			case h.resend <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// goodbye sends upstream's last heartbeat, one with no volumes, so the
+// master stops sending traffic here, then half-closes the stream and gives
+// the master a moment to apply it.
+func (h *heartbeater) goodbye(stream master_pb.Seaweed_SendHeartbeatClient, events chan recvEvent) {
+	s := h.svc
+	beat := &master_pb.Heartbeat{
+		Ip: s.cfg.IP, Port: uint32(s.cfg.Port), PublicUrl: s.cfg.PublicURL,
+		DataCenter: s.cfg.DataCenter, Rack: s.cfg.Rack, HasNoVolumes: true,
+	}
+	h.logf("volume server %s:%d stops and deletes all volumes", s.cfg.IP, s.cfg.Port)
+	if err := stream.Send(beat); err != nil {
+		h.logf("volume server failed to update to master: %v", err)
+		return
+	}
+	if stream.CloseSend() != nil {
+		return
+	}
+	select {
+	case ev := <-events:
+		// Upstream masters end the stream by returning the EOF they read.
+		if ev.err != nil && !errors.Is(ev.err, io.EOF) && status.Convert(ev.err).Message() != "EOF" {
+			h.logf("heartbeat closed: %v", ev.err)
+		}
+	case <-time.After(2 * time.Second):
+	}
+}

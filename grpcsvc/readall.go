@@ -1,0 +1,81 @@
+package grpcsvc
+
+import (
+	"fmt"
+
+	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
+
+	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/engine/needle"
+)
+
+// ReadAllNeedles streams every needle of the volumes in .dat order: each
+// record the index still points at (so overwritten copies are skipped,
+// while a deleted needle's last record is sent, as upstream does). A
+// missing volume ends the stream with an error.
+func (s *Service) ReadAllNeedles(req *volume_server_pb.ReadAllNeedlesRequest, stream volume_server_pb.VolumeServer_ReadAllNeedlesServer) error {
+	if err := s.checkAdmin(stream.Context()); err != nil {
+		return err
+	}
+	var buf []byte
+	for _, vid := range req.GetVolumeIds() {
+		v, ok := s.store.Volume(vid)
+		if !ok {
+			return fmt.Errorf("not found volume id %d", vid)
+		}
+		var err error
+		if buf, err = streamVolume(v, stream, buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// streamVolume scans v's records from the end of its super block to its
+// current size. buf is reused between records and returned.
+func streamVolume(v *engine.Volume, stream volume_server_pb.VolumeServer_ReadAllNeedlesServer, buf []byte) ([]byte, error) {
+	ver := v.Version()
+	sb := v.SuperBlock()
+	end := v.Size()
+	var hdr [needle.HeaderSize]byte
+	for off := int64(sb.BlockSize()); off+needle.HeaderSize <= end; {
+		if err := stream.Context().Err(); err != nil {
+			return buf, err
+		}
+		if err := readFullAt(v, hdr[:], off); err != nil {
+			return buf, fmt.Errorf("volume %d: read needle header at %d: %w", v.ID, off, err)
+		}
+		h, _ := needle.ParseHeader(hdr[:])
+		if h.Size < 0 {
+			return buf, fmt.Errorf("volume %d: needle at %d has negative size %d", v.ID, off, h.Size)
+		}
+		total := needle.ActualSize(h.Size, ver)
+		if off+total > end {
+			return buf, fmt.Errorf("volume %d: needle at %d runs past the end %d", v.ID, off, end)
+		}
+		if ioff, _, ok := v.Lookup(h.ID); ok && ioff == off {
+			if int64(cap(buf)) < total {
+				buf = make([]byte, total)
+			}
+			rec := buf[:total]
+			if err := readFullAt(v, rec, off); err != nil {
+				return buf, fmt.Errorf("volume %d: read needle at %d: %w", v.ID, off, err)
+			}
+			var n needle.Needle
+			if err := n.DecodeAny(rec, ver); err != nil {
+				return buf, fmt.Errorf("volume %d: needle at %d: %w", v.ID, off, err)
+			}
+			err := stream.Send(&volume_server_pb.ReadAllNeedlesResponse{
+				VolumeId: v.ID, NeedleId: n.ID, Cookie: n.Cookie,
+				NeedleBlob: n.Data, NeedleBlobCompressed: n.IsCompressed(),
+				LastModified: n.LastModified, Crc: n.Checksum.Legacy(),
+				Name: n.Name, Mime: n.Mime,
+			})
+			if err != nil {
+				return buf, err
+			}
+		}
+		off += total
+	}
+	return buf, nil
+}

@@ -1,0 +1,239 @@
+package grpcsvc
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/nodestate"
+)
+
+// DefaultPulse is the heartbeat period upstream volume servers use.
+const DefaultPulse = 5 * time.Second
+
+// Config wires a Service to the store, the shared node state and the
+// cluster.
+type Config struct {
+	Store *engine.Store
+	State *nodestate.State
+
+	// IP and Port are the HTTP address announced to the master; GrpcPort
+	// is where this service listens (Port+10000 when 0).
+	IP        string
+	Port      int
+	GrpcPort  int
+	PublicURL string // IP:Port when empty
+
+	DataCenter, Rack string
+	// Masters are seed masters as "host:port" (HTTP port; gRPC on
+	// port+10000) or "host:port.grpcPort".
+	Masters []string
+	// ID is the server id announced to the master; IP:Port when empty.
+	ID string
+
+	// WhiteList limits the admin RPCs to these IPs and CIDR ranges, as
+	// upstream's guard does; empty allows everyone.
+	WhiteList []string
+	// Pulse is the heartbeat period; DefaultPulse when 0.
+	Pulse time.Duration
+
+	Logf func(format string, args ...any)
+}
+
+// Service implements volume_server_pb.VolumeServerServer over an engine
+// Store and runs the heartbeat to the master.
+type Service struct {
+	volume_server_pb.UnimplementedVolumeServerServer
+
+	cfg   Config
+	store *engine.Store
+	state *nodestate.State
+	logf  func(string, ...any)
+	guard whiteList
+
+	// dirUUIDs are the location directories' vol_dir.uuid, by disk id.
+	dirUUIDs []string
+	stamp    *vidStamp
+	states   *statePersister
+	masters  *masterConns
+	hb       *heartbeater
+}
+
+// New creates the service. It reads (or creates) the per-directory uuid
+// and volume-id stamp files and loads the persisted maintenance state into
+// cfg.State. Nothing listens or dials until Register and StartHeartbeat.
+func New(cfg Config) *Service {
+	if cfg.Logf == nil {
+		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.State == nil {
+		cfg.State = nodestate.New()
+	}
+	if cfg.GrpcPort == 0 && cfg.Port != 0 {
+		cfg.GrpcPort = cfg.Port + grpcPortOffset
+	}
+	if cfg.PublicURL == "" {
+		cfg.PublicURL = net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port))
+	}
+	if strings.TrimSpace(cfg.ID) == "" {
+		cfg.ID = net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.Port))
+	}
+	if cfg.Pulse <= 0 {
+		cfg.Pulse = DefaultPulse
+	}
+	s := &Service{cfg: cfg, store: cfg.Store, state: cfg.State, logf: cfg.Logf, guard: newWhiteList(cfg.WhiteList, cfg.Logf)}
+	var dirs []string
+	for _, l := range s.store.Locations() {
+		dirs = append(dirs, l.Dir)
+		id, err := dirUUID(l.Dir)
+		if err != nil {
+			s.logf("volume directory %s: %v", l.Dir, err)
+		}
+		s.dirUUIDs = append(s.dirUUIDs, id)
+	}
+	var maxID uint32
+	for _, v := range s.store.Volumes() {
+		maxID = max(maxID, v.ID)
+	}
+	s.stamp = loadVidStamp(dirs, maxID, s.logf)
+	if locs := s.store.Locations(); len(locs) > 0 {
+		s.states = &statePersister{path: filepath.Join(locs[0].IdxDir, stateFileName)}
+		if err := s.states.load(s.state); err != nil {
+			s.logf("%v", err)
+		}
+	}
+	s.masters = newMasterConns()
+	s.hb = newHeartbeater(s)
+	if !s.state.HasLeft() {
+		// Upstream reports healthy from start until the heartbeat is stopped,
+		// whether or not a master has answered yet.
+		s.state.SetHeartbeating(true)
+	}
+	return s
+}
+
+// Register adds the VolumeServer service to gs.
+func (s *Service) Register(gs *grpc.Server) { volume_server_pb.RegisterVolumeServerServer(gs, s) }
+
+// StartHeartbeat starts the master client; it runs until ctx ends or
+// StopHeartbeat. Without masters it does nothing.
+func (s *Service) StartHeartbeat(ctx context.Context) {
+	if s.state.HasLeft() {
+		return
+	}
+	s.hb.start(ctx)
+}
+
+// StopHeartbeat sends the master a last heartbeat with no volumes, closes
+// the stream and marks the node as no longer heartbeating. It reports
+// whether the heartbeat was already stopped.
+func (s *Service) StopHeartbeat() (alreadyStopped bool) {
+	s.state.SetHeartbeating(false)
+	return s.hb.stopAndWait(5 * time.Second)
+}
+
+// Close stops the heartbeat and closes cached master connections.
+func (s *Service) Close() error {
+	s.StopHeartbeat()
+	return s.masters.close()
+}
+
+// Connected reports whether a leader master accepted the heartbeat stream.
+func (s *Service) Connected() bool { return s.hb.connected.Load() }
+
+// CurrentMaster is the leader master last seen on the heartbeat stream, ""
+// when none.
+func (s *Service) CurrentMaster() string { return s.hb.currentMaster() }
+
+// VolumeSizeLimit is the master's volume size limit in bytes, 0 until the
+// master has told it.
+func (s *Service) VolumeSizeLimit() uint64 { return s.hb.volumeSizeLimit.Load() }
+
+// maintenanceErr is upstream's CheckMaintenanceMode: a plain error (code
+// Unknown) naming the server.
+func (s *Service) maintenanceErr() error {
+	if !s.state.InMaintenance() {
+		return nil
+	}
+	return fmt.Errorf("volume server %s is in maintenance mode", s.cfg.ID)
+}
+
+// checkAdmin is upstream's checkGrpcAdminAuth: the caller's IP must be
+// white-listed for destructive RPCs.
+func (s *Service) checkAdmin(ctx context.Context) error {
+	if s.guard.empty() {
+		return nil
+	}
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return status.Error(codes.PermissionDenied, "no peer info")
+	}
+	addr := p.Addr.String()
+	host := addr
+	if tcp, ok := p.Addr.(*net.TCPAddr); ok {
+		host = tcp.IP.String()
+	} else if h, _, err := net.SplitHostPort(addr); err == nil {
+		host = h
+	}
+	if !s.guard.allows(host) {
+		s.logf("gRPC admin auth failed: %s is not whitelisted (remote: %s)", host, addr)
+		return status.Errorf(codes.PermissionDenied, "not authorized: %s", host)
+	}
+	return nil
+}
+
+// whiteList holds IPs and CIDR ranges.
+type whiteList struct {
+	ips   map[string]struct{}
+	cidrs []*net.IPNet
+}
+
+func newWhiteList(entries []string, logf func(string, ...any)) whiteList {
+	w := whiteList{ips: map[string]struct{}{}}
+	for _, e := range entries {
+		e = strings.TrimSpace(e)
+		switch {
+		case e == "":
+		case strings.Contains(e, "/"):
+			_, n, err := net.ParseCIDR(e)
+			if err != nil {
+				logf("parse CIDR %s in whitelist failed: %v", e, err)
+				continue
+			}
+			w.cidrs = append(w.cidrs, n)
+		default:
+			w.ips[e] = struct{}{}
+		}
+	}
+	return w
+}
+
+func (w whiteList) empty() bool { return len(w.ips) == 0 && len(w.cidrs) == 0 }
+
+func (w whiteList) allows(host string) bool {
+	if w.empty() {
+		return true
+	}
+	if _, ok := w.ips[host]; ok {
+		return true
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		for _, n := range w.cidrs {
+			if n.Contains(ip) {
+				return true
+			}
+		}
+	}
+	return false
+}
