@@ -33,6 +33,9 @@ type Config struct {
 	InflightUploadTimeout, InflightDownloadTimeout time.Duration
 	// WhiteList, when not empty, lists the IPs allowed to write and delete.
 	WhiteList []string
+	// UI exposes /ui/index.html; upstream does when no JWT signing key is
+	// set or security.toml has access.ui = true.
+	UI bool
 	// Logf receives errors worth an operator's attention.
 	Logf func(format string, args ...any)
 }
@@ -86,12 +89,11 @@ func (s *Server) Admin(ctx *fasthttp.RequestCtx) {
 	case "/healthz", "/readyz":
 		s.healthz(ctx)
 		return
-	case "/stats/counter", "/stats/memory", "/stats/disk":
-		if !s.allowed(ctx) {
+	case "/ui/index.html":
+		if s.cfg.UI {
+			s.ui(ctx)
 			return
 		}
-		s.stats(ctx, string(path))
-		return
 	case "/favicon.ico":
 		s.favicon(ctx)
 		return

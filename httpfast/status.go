@@ -2,7 +2,6 @@ package httpfast
 
 import (
 	"path/filepath"
-	"runtime"
 	"sync"
 	"time"
 
@@ -99,25 +98,6 @@ func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
 }
 
 var startTime = time.Now()
-
-// stats answers /stats/counter, /stats/memory and /stats/disk.
-func (s *Server) stats(ctx *fasthttp.RequestCtx, path string) {
-	switch path {
-	case "/stats/disk":
-		writeJSON(ctx, fasthttp.StatusOK, map[string]any{"Version": nodestate.Version + " ", "DiskStatuses": s.diskStatuses()})
-	case "/stats/memory":
-		var m runtime.MemStats
-		runtime.ReadMemStats(&m)
-		writeJSON(ctx, fasthttp.StatusOK, map[string]any{"Version": nodestate.Version + " ", "Memory": map[string]any{
-			"goroutines": runtime.NumGoroutine(), "all": m.Sys, "used": m.HeapAlloc, "free": m.Sys - m.HeapAlloc,
-			"self": m.Sys, "heap": m.HeapAlloc, "stack": m.StackInuse,
-		}})
-	default:
-		writeJSON(ctx, fasthttp.StatusOK, map[string]any{"Version": nodestate.Version + " ", "Counters": map[string]any{
-			"uptime_seconds": int64(time.Since(startTime).Seconds()),
-		}})
-	}
-}
 
 // favicon answers 200 with no icon of our own, as a present but empty asset.
 func (s *Server) favicon(ctx *fasthttp.RequestCtx) {

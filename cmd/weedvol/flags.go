@@ -36,6 +36,7 @@ type options struct {
 	debugPort                   int
 	cpuProfile, memProfile      string
 	configDir                   string
+	securityFile                string
 
 	// accepted for compatibility; weedvol's engine makes them moot
 	compactionMBps, maintenanceMBps, compactionMaxParallelCommits int
@@ -118,6 +119,7 @@ func volumeFlags(o *options) *flag.FlagSet {
 	fs.StringVar(&o.whiteList, "whiteList", "", "comma separated IP addresses having write permission. No limit if empty")
 	fs.StringVar(&o.minFreeSpacePercent, "minFreeSpacePercent", "1", "minimum free disk space percent (deprecated)")
 	fs.StringVar(&o.minFreeSpace, "minFreeSpace", "", "min free disk space")
+	fs.StringVar(&o.securityFile, "securityFile", "", "path to security.toml (default: searched as upstream, starting at -config_dir)")
 	fs.StringVar(&o.ioEngine, "ioengine", "auto", "weedvol: .dat I/O engine [auto|uring|sync]")
 	fs.IntVar(&o.offsetSize, "index.offsetSize", 4, "weedvol: .idx offset width for new volumes, 4 (32GB volumes) or 5 (8TB)")
 	addGlobalFlags(fs, o)

@@ -26,6 +26,7 @@ import (
 	"github.com/weedvol/weedvol/httpfast"
 	"github.com/weedvol/weedvol/iouring"
 	"github.com/weedvol/weedvol/nodestate"
+	"github.com/weedvol/weedvol/secconf"
 )
 
 func main() {
@@ -56,6 +57,13 @@ func serve(o *options, logger *log.Logger) error {
 	locs, err := o.locations()
 	if err != nil {
 		return err
+	}
+	sec, err := secconf.Load(o.securityFile, o.configDir)
+	if err != nil {
+		return err
+	}
+	if sec.Path != "" {
+		logf("weedvol: security configuration from %s", sec.Path)
 	}
 	io, err := iouring.New(o.ioEngine)
 	if err != nil {
@@ -91,6 +99,7 @@ func serve(o *options, logger *log.Logger) error {
 		InflightUploadTimeout:   o.inflightUploadTimeout,
 		InflightDownloadTimeout: o.inflightDownloadTimeout,
 		WhiteList:               splitList(o.whiteList),
+		UI:                      sec.JWT.Signing.Key == "" || sec.Access.UI,
 		Logf:                    logf,
 	})
 
