@@ -39,7 +39,7 @@ func (s *Service) VolumeNeedleStatus(ctx context.Context, req *volume_server_pb.
 		return nil, err
 	}
 	resp := &volume_server_pb.VolumeNeedleStatusResponse{
-		NeedleId: req.GetNeedleId(), Cookie: n.Cookie, Size: uint32(n.Size),
+		NeedleId: n.ID, Cookie: n.Cookie, Size: uint32(n.Size),
 		LastModified: n.LastModified, Crc: n.Checksum.Legacy(),
 	}
 	if n.Has(needle.FlagHasTTL) {
