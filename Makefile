@@ -12,7 +12,7 @@ WEED_PKG    := github.com/seaweedfs/seaweedfs/weed
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './tools/*' -not -path './parity/*' 2>/dev/null)
 
-.PHONY: all build test test-unit vet fuzz-smoke darwin run bench clean
+.PHONY: all build test test-unit vet fuzz-smoke darwin run bench parity parity-ratchet clean
 
 all: build
 
@@ -39,10 +39,21 @@ darwin:
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 	GOOS=darwin GOARCH=arm64 $(GO) vet ./iouring/ ./mmapidx/ ./engine/...
 
-# Every test, with the real upstream binaries for interop.
+# Every test, with the real upstream binaries for interop, then the
+# upstream parity ratchet.
 test: $(WEED) $(WEED5) build vet darwin
 	WEED_BINARY=$(WEED) WEED5_BINARY=$(WEED5) $(GO) test -race -timeout 30m ./...
 	$(MAKE) fuzz-smoke
+	$(MAKE) parity-ratchet
+
+# Upstream's test/volume_server tests listed in parity/expected-pass.txt,
+# against bin/weedvol; fails if any of them fails.
+parity-ratchet: $(WEED) build
+	cd parity && $(GO) run ./cmd/runparity -ratchet=expected-pass.txt -weedvol=$(WEEDVOL) -weed=$(WEED)
+
+# The whole suite against weedvol, written to parity/STATUS.md.
+parity: $(WEED) build
+	cd parity && $(GO) run ./cmd/runparity -impl=weedvol -weedvol=$(WEEDVOL) -weed=$(WEED) -status=STATUS.md
 
 # A few seconds of each fuzz target beyond its seed corpus.
 FUZZ_TARGETS := ./engine/needle:FuzzDecode ./engine/needle:FuzzParseKeyCookie ./engine/superblock:FuzzDecode \
