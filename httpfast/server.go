@@ -94,8 +94,8 @@ func (s *Server) Admin(ctx *fasthttp.RequestCtx) {
 			s.ui(ctx)
 			return
 		}
-	case "/favicon.ico":
-		s.favicon(ctx)
+	}
+	if s.static(ctx) {
 		return
 	}
 	s.cors(ctx)
@@ -120,8 +120,7 @@ func (s *Server) Admin(ctx *fasthttp.RequestCtx) {
 func (s *Server) Public(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.SetBytesKV(hdrServer, hdrServerValue)
 	s.setRequestID(ctx)
-	if string(ctx.Path()) == "/favicon.ico" {
-		s.favicon(ctx)
+	if s.static(ctx) {
 		return
 	}
 	s.cors(ctx)

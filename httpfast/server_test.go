@@ -229,6 +229,14 @@ func TestStatusAndHealth(t *testing.T) {
 	if resp, _ := ts.do(t, "GET", "/healthz", nil, nil); resp.StatusCode != 200 {
 		t.Fatalf("healthz: %d", resp.StatusCode)
 	}
+	for path, ct := range map[string]string{"/favicon.ico": "image/x-icon", "/seaweedfsstatic/seaweed50x50.png": "image/png"} {
+		if resp, b := ts.do(t, "GET", path, nil, nil); resp.StatusCode != 200 || resp.Header.Get("Content-Type") != ct || len(b) < 50 {
+			t.Fatalf("%s: %d %q %d bytes", path, resp.StatusCode, resp.Header.Get("Content-Type"), len(b))
+		}
+	}
+	if resp, _ := ts.do(t, "GET", "/seaweedfsstatic/nope.png", nil, nil); resp.StatusCode != 404 {
+		t.Fatalf("missing asset: %d", resp.StatusCode)
+	}
 	ts.state.SetStopping()
 	if resp, _ := ts.do(t, "GET", "/healthz", nil, nil); resp.StatusCode != 503 {
 		t.Fatalf("healthz while stopping: %d", resp.StatusCode)

@@ -99,12 +99,6 @@ func (s *Server) healthz(ctx *fasthttp.RequestCtx) {
 
 var startTime = time.Now()
 
-// favicon answers 200 with no icon of our own, as a present but empty asset.
-func (s *Server) favicon(ctx *fasthttp.RequestCtx) {
-	ctx.SetStatusCode(fasthttp.StatusOK)
-	ctx.Response.Header.SetContentType("image/x-icon")
-}
-
 // waitUploadSlot applies -concurrentUploadLimitMB: wait while in-flight
 // upload bytes exceed the limit, up to the timeout, then 429. Replication
 // traffic is never held back.

@@ -155,10 +155,14 @@ func parseUpload(ctx *fasthttp.RequestCtx, sizeLimit int64) (*parsedUpload, erro
 // parseMultipart takes the first part, or the first part with a file name
 // if the first has none, and the control fields type and fsync.
 func (pu *parsedUpload) parseMultipart(body []byte, contentType string, sizeLimit int64, form map[string]string) error {
-	_, params, err := mime.ParseMediaType(contentType)
-	boundary := params["boundary"]
-	if err != nil || boundary == "" {
+	// The errors read as net/http's MultipartReader words them.
+	mediaType, params, err := mime.ParseMediaType(contentType)
+	if err != nil || (mediaType != "multipart/form-data" && mediaType != "multipart/mixed") {
 		return errors.New("request Content-Type isn't multipart/form-data")
+	}
+	boundary := params["boundary"]
+	if boundary == "" {
+		return errors.New("no multipart boundary param in Content-Type")
 	}
 	r := multipart.NewReader(bytes.NewReader(body), boundary)
 	part, err := r.NextPart()

@@ -59,10 +59,18 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 	res, err := v.Write(&n, engine.WriteOptions{Fsync: pu.fsync})
 	if err != nil {
 		status := fasthttp.StatusInternalServerError
+		msg := err.Error()
 		if errors.Is(err, engine.ErrReadOnly) {
 			status = fasthttp.StatusConflict
+			// A plain write to an unreplicated volume that was refused
+			// before anything was appended says so, as upstream does, so a
+			// client knows it may retry elsewhere.
+			if v.SuperBlock().ReplicaPlacement.CopyCount() == 1 && !pu.fsync && !pu.replicate {
+				ctx.Response.Header.Set("X-Seaweed-Write-Outcome", "refused-before-append")
+				msg = "write refused before append: " + msg
+			}
 		}
-		writeJSONError(ctx, status, err.Error())
+		writeJSONError(ctx, status, msg)
 		return
 	}
 	var etag [10]byte
