@@ -319,6 +319,8 @@ func (s *Server) writeContent(ctx *fasthttp.RequestCtx, filename, mimeType strin
 		return
 	}
 	if len(ranges) == 0 || sumRanges(ranges) > total {
+		// upstream answers such ranges with 200 and no body
+		ctx.Response.ResetBody()
 		return
 	}
 	if len(ranges) == 1 {

@@ -45,22 +45,24 @@ func (s *Server) writeStream(ctx *fasthttp.RequestCtx, filename, mimeType string
 			rangeError(ctx, err, size)
 			return
 		}
-		if len(ranges) == 1 && sumRanges(ranges) <= size {
+		if len(ranges) == 0 || sumRanges(ranges) > size {
+			// upstream answers such ranges with 200 and no body
+			return
+		}
+		if len(ranges) == 1 {
 			r := ranges[0]
 			ctx.Response.Header.Set("Content-Range", r.contentRange(size))
 			ctx.SetStatusCode(fasthttp.StatusPartialContent)
 			ctx.SetBodyStream(&volumeSection{v: v, off: off + r.start, end: off + r.start + r.length}, int(r.length))
 			return
 		}
-		if len(ranges) > 1 && sumRanges(ranges) <= size {
-			body := writeMultipartRanges(ctx, ranges, mimeType, size, func(w io.Writer, r httpRange) error {
-				_, err := io.Copy(w, &volumeSection{v: v, off: off + r.start, end: off + r.start + r.length})
-				return err
-			})
-			ctx.Response.SetBodyRaw(body)
-			ctx.SetStatusCode(fasthttp.StatusPartialContent)
-			return
-		}
+		body := writeMultipartRanges(ctx, ranges, mimeType, size, func(w io.Writer, r httpRange) error {
+			_, err := io.Copy(w, &volumeSection{v: v, off: off + r.start, end: off + r.start + r.length})
+			return err
+		})
+		ctx.Response.SetBodyRaw(body)
+		ctx.SetStatusCode(fasthttp.StatusPartialContent)
+		return
 	}
 	ctx.SetBodyStream(&volumeSection{v: v, off: off, end: off + size}, int(size))
 }
