@@ -17,11 +17,14 @@ func ParseKeyCookie(s []byte) (key uint64, cookie uint32, err error) {
 	hasDelta := false
 	for i := len(s) - 1; i > 0; i-- {
 		if s[i] == '_' {
-			d, ok := parseDec(s[i+1:])
-			if !ok {
-				return 0, 0, ErrBadFid
+			if i+1 < len(s) { // an empty delta is ignored, as upstream
+				d, ok := parseDec(s[i+1:])
+				if !ok {
+					return 0, 0, ErrBadFid
+				}
+				delta, hasDelta = d, true
 			}
-			delta, hasDelta, s = d, true, s[:i]
+			s = s[:i]
 			break
 		}
 	}
@@ -106,7 +109,7 @@ func parseHex(s []byte) (uint64, bool) {
 }
 
 func parseDec(s []byte) (uint64, bool) {
-	if len(s) == 0 || len(s) > 20 {
+	if len(s) == 0 {
 		return 0, false
 	}
 	var v uint64
