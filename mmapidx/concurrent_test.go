@@ -19,11 +19,14 @@ func sizeFor(offset uint64) int32 { return int32(offset%1000) + 1 }
 // back, sizes match their offsets.
 func TestConcurrentReaders(t *testing.T) {
 	for _, w := range widths {
-		t.Run(fmt.Sprint(w), func(t *testing.T) { testConcurrent(t, w) })
+		t.Run(fmt.Sprint(w), func(t *testing.T) { testConcurrent(t, w, false) })
 	}
+	// Rows never reach the .idx: every Persist fails and folds its frozen
+	// delta back while readers run.
+	t.Run("failing-persist", func(t *testing.T) { testConcurrent(t, Offset4, true) })
 }
 
-func testConcurrent(t *testing.T, width int) {
+func testConcurrent(t *testing.T, width int, failPersist bool) {
 	const (
 		nKeys   = 2000
 		nOps    = 20000
@@ -101,11 +104,14 @@ func testConcurrent(t *testing.T, width int) {
 	go func() { // persister, alongside the writer
 		defer wg.Done()
 		for !stop.Load() {
-			if err := ix.Persist(); err != nil {
-				errs <- err
+			err := ix.Persist()
+			if err != nil && !failPersist {
+				errs <- fmt.Errorf("Persist: %v", err)
 				return
 			}
-			persists.Add(1)
+			if (err != nil) == failPersist {
+				persists.Add(1)
+			}
 		}
 	}()
 
@@ -122,7 +128,9 @@ func testConcurrent(t *testing.T, width int) {
 		buf = buf[:0]
 		if rng.IntN(4) == 0 {
 			buf = appendIdxEntry(buf, width, k, 0, -1)
-			f.Write(buf)
+			if !failPersist {
+				f.Write(buf)
+			}
 			if got, want := ix.Delete(k), ref.apply(k, 0, -1); got != want {
 				t.Fatalf("Delete(%d) = %d, want %d", k, got, want)
 			}
@@ -130,7 +138,9 @@ func testConcurrent(t *testing.T, width int) {
 			off := next
 			next++
 			buf = appendIdxEntry(buf, width, k, off, sizeFor(off))
-			f.Write(buf)
+			if !failPersist {
+				f.Write(buf)
+			}
 			ix.Put(k, off, sizeFor(off))
 			ref.apply(k, off, sizeFor(off))
 		}
@@ -145,9 +155,49 @@ func testConcurrent(t *testing.T, width int) {
 		t.Fatal(err)
 	}
 	if persists.Load() == 0 {
-		t.Fatal("no Persist ran during the writes")
+		t.Fatal("no Persist ran (or failed, as meant) during the writes")
 	}
 	check(t, ix, ref)
+}
+
+// TestCloseWithReaders closes an index under running readers: Close waits
+// for them to leave the mapping, and they then find nothing.
+func TestCloseWithReaders(t *testing.T) {
+	v := newVol(t, Offset4)
+	var rows []row
+	for k := uint64(1); k <= 5000; k++ {
+		rows = append(rows, row{k, k, 1})
+	}
+	v.writeIdx(rows)
+	ix := v.open()
+	var wg sync.WaitGroup
+	var started sync.WaitGroup
+	for r := range 4 {
+		wg.Add(1)
+		started.Add(1)
+		go func() {
+			defer wg.Done()
+			once := false
+			for i := uint64(r); ; i++ {
+				_, _, ok := ix.Get(1 + i%5000)
+				if !once {
+					started.Done()
+					once = true
+				}
+				if !ok {
+					return
+				}
+				if i%100 == 0 {
+					ix.Ascend(func(uint64, uint64, int32) bool { return true })
+				}
+			}
+		}()
+	}
+	started.Wait()
+	if err := ix.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
 }
 
 // TestRandomized drives random operations, reopening, persisting, losing

@@ -38,11 +38,19 @@ type table struct {
 const minTableSlots = 64
 
 // newTable returns a table with room for at least n entries.
-func newTable(n int) *table {
+func newTable(n int) *table { return newTableSlots(slotsFor(n)) }
+
+// slotsFor is the smallest table size holding n entries.
+func slotsFor(n int) int {
 	size := minTableSlots
 	for size < 2*n+2 {
 		size *= 2
 	}
+	return size
+}
+
+// newTableSlots returns a table of size slots, a power of two.
+func newTableSlots(size int) *table {
 	shift := uint(64)
 	for s := size; s > 1; s >>= 1 {
 		shift--
@@ -141,19 +149,19 @@ func (t *table) set(key, val uint64, hi uint32) (inserted bool) {
 }
 
 // grow returns a copy of t with twice the slots.
-func (t *table) grow() *table { return t.growTo(2 * t.len()) }
+func (t *table) grow() *table { return t.copyInto(newTableSlots(2 * len(t.slots))) }
 
-// growTo returns a copy of t with room for n entries (n >= t.len()).
-//
-// The copy has at least as many slots as t: t is walked in slot order,
-// which is hash order, and inserting in hash order into a smaller table
-// piles every key onto one run of slots (quadratic probing time).
-func (t *table) growTo(n int) *table {
-	nt := newTable(n)
-	for len(nt.slots) < len(t.slots) {
-		nt = newTable(2 * n)
-		n *= 2
-	}
+// growTo returns a copy of t with room for n entries and at least minSlots
+// slots.
+func (t *table) growTo(n, minSlots int) *table {
+	return t.copyInto(newTableSlots(max(slotsFor(n), minSlots, len(t.slots))))
+}
+
+// copyInto inserts the entries of t into nt, which must have at least as
+// many slots: t is walked in slot order, which is hash order, and inserting
+// in hash order into a smaller table piles every key onto one run of slots
+// (quadratic time).
+func (t *table) copyInto(nt *table) *table {
 	t.forEach(func(key, val uint64, hi uint32) { nt.set(key, val, hi) })
 	return nt
 }

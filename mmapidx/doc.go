@@ -52,9 +52,11 @@
 // any number of readers (Get, Ascend, Metrics, Len), and Persist, which
 // may run alongside both.
 //
-// INVARIANT: readers take no lock. They load one immutable view (base
-// mapping, frozen table, delta table) from an atomic pointer; Get and
-// Ascend do not allocate on the lookup path and never block on the writer.
+// INVARIANT: Get and Ascend take no lock. They load one immutable view
+// (base mapping, frozen table, delta table) from an atomic pointer and
+// never wait for the writer; Get does not allocate. Metrics, Len, IdxSize
+// and DeltaLen read writer-owned counters under the writer mutex, held for
+// one Put at most.
 //
 // INVARIANT: a delta table slot is written only by the writer, under a
 // per-slot sequence lock; readers retry a slot whose sequence changed. A

@@ -89,14 +89,14 @@ func deletedSize(size int32) int32 {
 //	     | hi: n × u8, offset bits 32..39       |  only when width = 5
 //	     +--------------------------------------+  128 + 16n (+ n)
 //
-// Why split arrays rather than records: a lookup touches ~log2(n) keys
-// with binary search (a few with interpolation search) and then exactly one
-// value. Keeping keys dense puts 8 per cache line and 512 per page, half the
-// lines and pages an interleaved 16/17-byte record would touch, and twice
-// fewer than a padded 24-byte record; the index costs 16 bytes a needle
-// (17 with 5-byte offsets), no more than the .idx itself, and every u64 is
-// naturally aligned (all regions start at multiples of 8 except hi, which
-// is bytes).
+// Why split arrays rather than records: a lookup probes only keys (a few
+// with interpolation search on the near-uniform ids of a volume, about
+// log2(n) with bisection) and then reads exactly one value. Dense keys put
+// 8 per cache line and 512 per page: half the lines and pages that
+// interleaved 16/17-byte records would make a search touch, a third of
+// padded 24-byte records. The cost is 16 bytes a needle (17 with 5-byte
+// offsets), no more than the .idx itself, and every u64 is naturally
+// aligned: the keys and vals regions start at multiples of 8.
 //
 // Header:
 //

@@ -104,8 +104,8 @@ func (ix *Index) persistLocked() error {
 func (ix *Index) unfreezeLocked(cur *view) {
 	d, frozen := cur.delta, cur.frozen
 	if need := d.len() + frozen.len(); 2*(need+1) > len(d.slots) || len(d.slots) < len(frozen.slots) {
-		// Room for all, and no smaller than frozen (see growTo).
-		d = d.growTo(max(need, len(frozen.slots)/2))
+		// Room for all, and no smaller than frozen (see copyInto).
+		d = d.growTo(need, len(frozen.slots))
 		ix.view.Store(&view{base: cur.base, frozen: frozen, delta: d})
 	}
 	frozen.forEach(func(key, val uint64, hi uint32) {
