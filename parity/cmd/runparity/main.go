@@ -3,63 +3,68 @@
 // against weedvol or upstream's own `weed volume`, writes a status report,
 // and in ratchet mode fails when a test listed as passing does not pass.
 //
+//	cd parity
 //	go run ./cmd/runparity -impl=weedvol -weedvol=../bin/weedvol -weed=../bin/weed -status=STATUS.md
-//	go run ./cmd/runparity -ratchet=expected-pass.txt ...
+//	go run ./cmd/runparity -impl=upstream -weed=../bin/weed -status=STATUS-upstream.md
+//	go run ./cmd/runparity -ratchet=expected-pass.txt -weedvol=../bin/weedvol -weed=../bin/weed
+//
+// The last line printed is always `N passed, N failed` (plus `, N skipped`
+// outside ratchet mode). Only ratchet mode exits non-zero on failed tests;
+// any mode exits 2 when the suite cannot be run at all.
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 )
 
+// suite is the import path prefix of upstream's test packages.
 const suite = "github.com/seaweedfs/seaweedfs/test/volume_server/"
 
-// result is one top-level test's outcome.
+// outcome is a top-level test's result: "pass", "fail" or "skip".
+type outcome = string
+
+// result is one top-level test's outcome; subtests are folded into it.
 type result struct {
-	pkg, name, action string
-	elapsed           float64
+	pkg, name string
+	action    outcome
+	elapsed   float64
+	note      string // first failure line, for the report
 }
 
 func main() {
+	if weed := os.Getenv(shimEnv); weed != "" {
+		execShim(weed, os.Args[1:]) // does not return
+	}
+
 	impl := flag.String("impl", "weedvol", "volume server under test: weedvol or upstream")
-	weedvol := flag.String("weedvol", "../bin/weedvol", "weedvol binary")
-	weed := flag.String("weed", "../bin/weed", "pinned upstream weed binary (master, and volume server for -impl=upstream)")
-	pkgs := flag.String("packages", "http,grpc,rust,merge", "suite packages to run")
-	run := flag.String("run", "", "only tests matching this regexp")
-	ratchet := flag.String("ratchet", "", "file of `<pkg> <Test>` lines that must pass; only they are run")
-	status := flag.String("status", "", "write a Markdown report here")
-	timeout := flag.Duration("timeout", 40*time.Minute, "go test timeout per package")
+	weedvol := flag.String("weedvol", "../bin/weedvol", "weedvol binary (for -impl=weedvol)")
+	weed := flag.String("weed", "../bin/weed", "pinned upstream weed binary: the master, and the volume server for -impl=upstream")
+	pkgs := flag.String("packages", "http,grpc,rust,merge", "comma-separated suite packages to run")
+	run := flag.String("run", "", "only tests matching this regexp (go test -run)")
+	ratchet := flag.String("ratchet", "", "file of `<package> <Test>` lines that must pass; only they are run")
+	status := flag.String("status", "", "write a Markdown report to this file")
+	timeout := flag.Duration("timeout", 40*time.Minute, "go test -timeout per package")
+	flag.BoolVar(&verbose, "v", false, "echo test output")
 	flag.Parse()
 
-	env, err := suiteEnv(*impl, *weedvol, *weed)
-	if err != nil {
-		fatal(err)
-	}
-	plan := map[string]string{} // package -> -run regexp
 	var expected []result
+	plan := map[string]string{} // package -> go test -run regexp
 	if *ratchet != "" {
-		expected, err = readList(*ratchet)
-		if err != nil {
+		var err error
+		if expected, err = readList(*ratchet); err != nil {
 			fatal(err)
 		}
-		byPkg := map[string][]string{}
-		for _, e := range expected {
-			byPkg[e.pkg] = append(byPkg[e.pkg], regexp.QuoteMeta(e.name))
+		if len(expected) == 0 {
+			fmt.Println("0 passed, 0 failed")
+			return
 		}
-		for p, names := range byPkg {
-			plan[p] = "^(" + strings.Join(names, "|") + ")$"
-		}
+		plan = ratchetPlan(expected)
 	} else {
 		for _, p := range strings.Split(*pkgs, ",") {
 			if p = strings.TrimSpace(p); p != "" {
@@ -68,215 +73,85 @@ func main() {
 		}
 	}
 
-	var results []result
-	pkgNames := make([]string, 0, len(plan))
-	for p := range plan {
-		pkgNames = append(pkgNames, p)
+	dir, err := moduleDir()
+	if err != nil {
+		fatal(err)
 	}
-	sort.Strings(pkgNames)
+	env, err := suiteEnv(*impl, *weedvol, *weed)
+	if err != nil {
+		fatal(err)
+	}
+
+	names := make([]string, 0, len(plan))
+	for p := range plan {
+		names = append(names, p)
+	}
+	sort.Strings(names)
 	start := time.Now()
-	for _, p := range pkgNames {
-		rs, err := runPackage(p, plan[p], env, *timeout)
+	var results []result
+	for _, p := range names {
+		rs, err := runPackage(dir, p, plan[p], env, *timeout)
 		if err != nil {
 			fatal(err)
 		}
 		results = append(results, rs...)
 	}
+	took := time.Since(start)
 
 	if *status != "" {
-		if err := writeStatus(*status, *impl, results, time.Since(start)); err != nil {
+		if err := writeStatus(*status, *impl, strings.Join(os.Args[1:], " "), results, took); err != nil {
 			fatal(err)
 		}
 	}
+	fmt.Printf("wall time %s\n", took.Round(time.Second))
+
 	if *ratchet != "" {
-		got := map[string]string{}
-		for _, r := range results {
-			got[r.pkg+" "+r.name] = r.action
-		}
-		passed, failed := 0, 0
-		for _, e := range expected {
-			if got[e.pkg+" "+e.name] == "pass" {
-				passed++
-				continue
-			}
-			failed++
-			fmt.Printf("RATCHET: %s %s listed as passing but %s\n", e.pkg, e.name, orNone(got[e.pkg+" "+e.name]))
-		}
+		passed, failed := checkRatchet(expected, results)
 		fmt.Printf("%d passed, %d failed\n", passed, failed)
 		if failed > 0 {
 			os.Exit(1)
 		}
 		return
 	}
-	counts := map[string]int{}
-	for _, r := range results {
-		counts[r.action]++
-	}
-	fmt.Printf("%d passed, %d failed, %d skipped\n", counts["pass"], counts["fail"], counts["skip"])
+	t := tally(results)
+	fmt.Printf("%d passed, %d failed, %d skipped\n", t.pass, t.fail, t.skip)
 }
 
-func orNone(s string) string {
-	if s == "" {
-		return "did not run"
+// ratchetPlan builds one anchored -run regexp per package from the list.
+func ratchetPlan(expected []result) map[string]string {
+	byPkg := map[string][]string{}
+	for _, e := range expected {
+		byPkg[e.pkg] = append(byPkg[e.pkg], regexp.QuoteMeta(e.name))
 	}
-	return s
+	plan := make(map[string]string, len(byPkg))
+	for p, names := range byPkg {
+		plan[p] = "^(" + strings.Join(names, "|") + ")$"
+	}
+	return plan
+}
+
+// checkRatchet counts listed tests that passed and reports the others.
+func checkRatchet(expected, results []result) (passed, failed int) {
+	got := make(map[string]outcome, len(results))
+	for _, r := range results {
+		got[r.pkg+" "+r.name] = r.action
+	}
+	for _, e := range expected {
+		a := got[e.pkg+" "+e.name]
+		if a == "pass" {
+			passed++
+			continue
+		}
+		if a == "" {
+			a = "did not run"
+		}
+		failed++
+		fmt.Printf("RATCHET: %s %s is listed as passing but %s\n", e.pkg, e.name, a)
+	}
+	return passed, failed
 }
 
 func fatal(err error) {
 	fmt.Fprintln(os.Stderr, "runparity:", err)
 	os.Exit(2)
-}
-
-// suiteEnv is the environment upstream's harness reads to pick and find
-// the volume server binary.
-func suiteEnv(impl, weedvol, weed string) ([]string, error) {
-	weedAbs, err := filepath.Abs(weed)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat(weedAbs); err != nil {
-		return nil, fmt.Errorf("upstream weed: %w (run `make bin/weed`)", err)
-	}
-	env := append(os.Environ(), "WEED_BINARY="+weedAbs, "PATH="+filepath.Dir(weedAbs)+string(os.PathListSeparator)+os.Getenv("PATH"))
-	switch impl {
-	case "weedvol":
-		abs, err := filepath.Abs(weedvol)
-		if err != nil {
-			return nil, err
-		}
-		if _, err := os.Stat(abs); err != nil {
-			return nil, fmt.Errorf("weedvol: %w (run `make build`)", err)
-		}
-		env = append(env, "VOLUME_SERVER_IMPL=rust", "RUST_VOLUME_BINARY="+abs)
-	case "upstream":
-	default:
-		return nil, fmt.Errorf("-impl must be weedvol or upstream, not %q", impl)
-	}
-	return env, nil
-}
-
-// readList parses `<pkg> <TestName>` lines; '#' starts a comment.
-func readList(path string) ([]result, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var out []result
-	seen := map[string]bool{}
-	for i, line := range strings.Split(string(b), "\n") {
-		if j := strings.IndexByte(line, '#'); j >= 0 {
-			line = line[:j]
-		}
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		if len(f) != 2 {
-			return nil, fmt.Errorf("%s:%d: want `<package> <Test>`", path, i+1)
-		}
-		if key := f[0] + " " + f[1]; !seen[key] {
-			seen[key] = true
-			out = append(out, result{pkg: f[0], name: f[1]})
-		}
-	}
-	return out, nil
-}
-
-// testEvent is one line of `go test -json`.
-type testEvent struct {
-	Action  string
-	Test    string
-	Elapsed float64
-	Output  string
-}
-
-// runPackage runs one suite package and returns its top-level results.
-func runPackage(pkg, run string, env []string, timeout time.Duration) ([]result, error) {
-	args := []string{"test", "-json", "-count=1", "-p=1", "-timeout=" + timeout.String()}
-	if run != "" {
-		args = append(args, "-run="+run)
-	}
-	args = append(args, suite+pkg)
-	cmd := exec.Command("go", args...)
-	cmd.Env = env
-	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	var results []result
-	var failOutput bytes.Buffer
-	sc := bufio.NewScanner(out)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
-		var ev testEvent
-		if json.Unmarshal(sc.Bytes(), &ev) != nil {
-			continue
-		}
-		if ev.Test == "" || strings.Contains(ev.Test, "/") {
-			if ev.Action == "output" && ev.Test == "" && strings.Contains(ev.Output, "[setup failed]") {
-				failOutput.WriteString(ev.Output)
-			}
-			continue
-		}
-		switch ev.Action {
-		case "pass", "fail", "skip":
-			results = append(results, result{pkg: pkg, name: ev.Test, action: ev.Action, elapsed: ev.Elapsed})
-			fmt.Printf("%-5s %s %s (%.1fs)\n", strings.ToUpper(ev.Action), pkg, ev.Test, ev.Elapsed)
-		}
-	}
-	io.Copy(io.Discard, out)
-	werr := cmd.Wait()
-	if len(results) == 0 && werr != nil {
-		return nil, fmt.Errorf("go test %s: %v %s", pkg, werr, failOutput.String())
-	}
-	return results, nil
-}
-
-func writeStatus(path, impl string, results []result, took time.Duration) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# Upstream volume server suite against %s\n\n", impl)
-	fmt.Fprintf(&b, "Generated by `make parity` on %s in %s. Suite: `%s{http,grpc,rust,merge}` at the pinned upstream version.\n\n",
-		time.Now().UTC().Format("2006-01-02 15:04 MST"), took.Round(time.Second), suite)
-	type tot struct{ pass, fail, skip int }
-	totals := map[string]*tot{}
-	var pkgs []string
-	for _, r := range results {
-		t := totals[r.pkg]
-		if t == nil {
-			t = &tot{}
-			totals[r.pkg] = t
-			pkgs = append(pkgs, r.pkg)
-		}
-		switch r.action {
-		case "pass":
-			t.pass++
-		case "fail":
-			t.fail++
-		case "skip":
-			t.skip++
-		}
-	}
-	b.WriteString("| package | pass | fail | skip |\n|---|---:|---:|---:|\n")
-	var all tot
-	for _, p := range pkgs {
-		t := totals[p]
-		fmt.Fprintf(&b, "| %s | %d | %d | %d |\n", p, t.pass, t.fail, t.skip)
-		all.pass, all.fail, all.skip = all.pass+t.pass, all.fail+t.fail, all.skip+t.skip
-	}
-	fmt.Fprintf(&b, "| **total** | **%d** | **%d** | **%d** |\n\n", all.pass, all.fail, all.skip)
-	sort.Slice(results, func(i, j int) bool {
-		if results[i].pkg != results[j].pkg {
-			return results[i].pkg < results[j].pkg
-		}
-		return results[i].name < results[j].name
-	})
-	b.WriteString("| package | test | result |\n|---|---|---|\n")
-	for _, r := range results {
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", r.pkg, r.name, r.action)
-	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
