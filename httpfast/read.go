@@ -24,6 +24,10 @@ const streamThreshold = 1 << 20
 // get serves GET and HEAD of a needle.
 func (s *Server) get(ctx *fasthttp.RequestCtx) {
 	p := parseFidPath(ctx.Path())
+	if !s.authorized(ctx, p, false) {
+		writeJSONError(ctx, fasthttp.StatusUnauthorized, errWrongJWT.Error())
+		return
+	}
 	vid, err := needle.ParseVolumeID(p.vid)
 	if err != nil {
 		ctx.SetStatusCode(fasthttp.StatusBadRequest)

@@ -33,6 +33,9 @@ type Config struct {
 	InflightUploadTimeout, InflightDownloadTimeout time.Duration
 	// WhiteList, when not empty, lists the IPs allowed to write and delete.
 	WhiteList []string
+	// SigningKey and ReadSigningKey, from security.toml, make writes and
+	// reads require a JWT naming the file id; empty means no check.
+	SigningKey, ReadSigningKey []byte
 	// UI exposes /ui/index.html; upstream does when no JWT signing key is
 	// set or security.toml has access.ui = true.
 	UI bool

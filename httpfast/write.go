@@ -40,6 +40,10 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 		writeJSONError(ctx, fasthttp.StatusBadRequest, "parse volume id "+string(p.vid)+": "+err.Error())
 		return
 	}
+	if !s.authorized(ctx, p, true) {
+		writeJSONError(ctx, fasthttp.StatusUnauthorized, errWrongJWT.Error())
+		return
+	}
 	pu, err := parseUpload(ctx, s.cfg.FileSizeLimit)
 	if err != nil {
 		writeJSONError(ctx, fasthttp.StatusBadRequest, err.Error())
@@ -98,6 +102,10 @@ func (s *Server) delete(ctx *fasthttp.RequestCtx) {
 	key, cookie, err := needle.ParseKeyCookie(p.fid)
 	if err != nil {
 		writeJSONError(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	if !s.authorized(ctx, p, true) {
+		writeJSONError(ctx, fasthttp.StatusUnauthorized, errWrongJWT.Error())
 		return
 	}
 	v, ok := s.cfg.Store.Volume(vid)

@@ -100,6 +100,8 @@ func serve(o *options, logger *log.Logger) error {
 		InflightDownloadTimeout: o.inflightDownloadTimeout,
 		WhiteList:               splitList(o.whiteList),
 		UI:                      sec.JWT.Signing.Key == "" || sec.Access.UI,
+		SigningKey:              []byte(sec.JWT.Signing.Key),
+		ReadSigningKey:          []byte(sec.JWT.Signing.Read.Key),
 		Logf:                    logf,
 	})
 
