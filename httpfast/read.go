@@ -147,13 +147,6 @@ func (s *Server) readError(ctx *fasthttp.RequestCtx, err error) {
 	}
 }
 
-// notLocal answers a read of a volume this node does not hold.
-func (s *Server) notLocal(ctx *fasthttp.RequestCtx, vid uint32) {
-	// Proxy and redirect need a master lookup; until that lands a missing
-	// volume reads as not found, which is what readMode=local does.
-	ctx.SetStatusCode(fasthttp.StatusNotFound)
-}
-
 // conditional sets Last-Modified, ETag and the pair headers, and answers
 // 304 when the request's validators match.
 func (s *Server) conditional(ctx *fasthttp.RequestCtx, n *needle.Needle) bool {

@@ -36,6 +36,10 @@ type Config struct {
 	// SigningKey and ReadSigningKey, from security.toml, make writes and
 	// reads require a JWT naming the file id; empty means no check.
 	SigningKey, ReadSigningKey []byte
+	// Lookup finds the holders of a volume through the master, for
+	// -readMode proxy and redirect; SelfURL (ip:port) is this node.
+	Lookup  LookupFunc
+	SelfURL string
 	// UI exposes /ui/index.html; upstream does when no JWT signing key is
 	// set or security.toml has access.ui = true.
 	UI bool

@@ -101,8 +101,17 @@ func serve(o *options, logger *log.Logger) error {
 		WhiteList:               splitList(o.whiteList),
 		UI:                      sec.JWT.Signing.Key == "" || sec.Access.UI,
 		SigningKey:              []byte(sec.JWT.Signing.Key),
-		ReadSigningKey:          []byte(sec.JWT.Signing.Read.Key),
-		Logf:                    logf,
+		SelfURL:                 o.ip + ":" + strconv.Itoa(o.port),
+		Lookup: func(ctx context.Context, vid uint32) ([]string, error) {
+			locs, err := svc.LookupVolume(ctx, vid)
+			urls := make([]string, 0, len(locs))
+			for _, l := range locs {
+				urls = append(urls, l.URL)
+			}
+			return urls, err
+		},
+		ReadSigningKey: []byte(sec.JWT.Signing.Read.Key),
+		Logf:           logf,
 	})
 
 	grpcLis, err := net.Listen("tcp", net.JoinHostPort(o.ipBind, strconv.Itoa(o.portGrpc)))

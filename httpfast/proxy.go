@@ -1,0 +1,127 @@
+package httpfast
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// LookupFunc returns the HTTP addresses (host:port) of the servers that
+// hold volume vid, as the master reports them.
+type LookupFunc func(ctx context.Context, vid uint32) ([]string, error)
+
+var proxyClient = &fasthttp.Client{
+	ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, MaxIdleConnDuration: 30 * time.Second,
+	NoDefaultUserAgentHeader: true, DisableHeaderNamesNormalizing: false,
+	DisablePathNormalizing: true,
+}
+
+// notLocal answers a read of a volume this node does not hold, by
+// -readMode: local says 404; proxy fetches it from a holder; redirect
+// sends the client there with 301. A request already proxied is never
+// forwarded again.
+func (s *Server) notLocal(ctx *fasthttp.RequestCtx, vid uint32) {
+	if s.cfg.ReadMode == "local" || string(ctx.QueryArgs().Peek("proxied")) == "true" || s.cfg.Lookup == nil {
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		return
+	}
+	lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	urls, err := s.cfg.Lookup(lctx, vid)
+	if err != nil && s.cfg.ReadMode == "proxy" {
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		return
+	}
+	if err != nil || len(urls) == 0 {
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		return
+	}
+	rand.Shuffle(len(urls), func(i, j int) { urls[i], urls[j] = urls[j], urls[i] })
+	target := ""
+	for _, u := range urls {
+		if !strings.Contains(u, s.cfg.SelfURL) || s.cfg.SelfURL == "" {
+			target = strings.TrimPrefix(strings.TrimPrefix(u, "http://"), "https://")
+			break
+		}
+	}
+	if target == "" {
+		ctx.SetStatusCode(fasthttp.StatusNotFound)
+		return
+	}
+	if s.cfg.ReadMode == "proxy" {
+		s.proxyTo(ctx, target)
+		return
+	}
+	p := parseFidPath(ctx.Path())
+	loc := "http://" + target + "/" + string(p.vid) + "," + string(p.fid)
+	q := "proxied=true"
+	if c := ctx.QueryArgs().Peek("collection"); len(c) > 0 {
+		q = "collection=" + string(fasthttp.AppendQuotedArg(nil, c)) + "&" + q
+	}
+	ctx.Response.Header.Set("Location", loc+"?"+q)
+	ctx.SetStatusCode(fasthttp.StatusMovedPermanently)
+}
+
+// hopByHop lists the headers a proxy must not forward.
+var hopByHop = map[string]bool{
+	"Connection": true, "Keep-Alive": true, "Te": true, "Trailer": true, "Upgrade": true,
+	"Proxy-Connection": true, "Proxy-Authenticate": true, "Proxy-Authorization": true, "Transfer-Encoding": true,
+}
+
+func connectionListed(h []byte) map[string]bool {
+	out := map[string]bool{}
+	for _, tok := range strings.Split(string(h), ",") {
+		if t := textproto.CanonicalMIMEHeaderKey(strings.TrimSpace(tok)); t != "" {
+			out[t] = true
+		}
+	}
+	return out
+}
+
+// proxyTo forwards the read to target with proxied=true and relays the
+// answer, minus hop-by-hop headers and the other server's Server header.
+func (s *Server) proxyTo(ctx *fasthttp.RequestCtx, target string) {
+	req := fasthttp.AcquireRequest()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	args := fasthttp.AcquireArgs()
+	defer fasthttp.ReleaseArgs(args)
+	ctx.QueryArgs().CopyTo(args)
+	args.Set("proxied", "true")
+	req.SetRequestURI("http://" + target + string(ctx.Path()) + "?" + string(args.QueryString()))
+	req.Header.SetMethodBytes(ctx.Method())
+	drop := connectionListed(ctx.Request.Header.Peek("Connection"))
+	ctx.Request.Header.VisitAll(func(k, v []byte) {
+		name := http.CanonicalHeaderKey(string(k))
+		if hopByHop[name] || drop[name] || name == "Host" || name == "Content-Length" {
+			return
+		}
+		req.Header.AddBytesKV(k, v)
+	})
+	if err := proxyClient.DoTimeout(req, resp, 60*time.Second); err != nil {
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		return
+	}
+	drop = connectionListed(resp.Header.Peek("Connection"))
+	resp.Header.VisitAll(func(k, v []byte) {
+		name := http.CanonicalHeaderKey(string(k))
+		if name == "Server" || hopByHop[name] || drop[name] || name == "Content-Length" {
+			return
+		}
+		ctx.Response.Header.AddBytesKV(k, v)
+	})
+	ctx.SetStatusCode(resp.StatusCode())
+	ctx.SetBody(resp.Body())
+	if ctx.IsHead() {
+		if cl := resp.Header.ContentLength(); cl >= 0 {
+			ctx.Response.Header.Set("Content-Length", strconv.Itoa(cl))
+		}
+	}
+}
