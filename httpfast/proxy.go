@@ -22,6 +22,25 @@ var proxyClient = &fasthttp.Client{
 	DisablePathNormalizing: true,
 }
 
+// proxyRead forwards a read over the download limit to another holder of
+// the volume, as upstream does for replicated volumes.
+func (s *Server) proxyRead(ctx *fasthttp.RequestCtx, vid uint32) {
+	lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	urls, err := s.cfg.Lookup(lctx, vid)
+	if err != nil {
+		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
+		return
+	}
+	for _, u := range urls {
+		if s.cfg.SelfURL == "" || !strings.Contains(u, s.cfg.SelfURL) {
+			s.proxyTo(ctx, strings.TrimPrefix(u, "http://"))
+			return
+		}
+	}
+	ctx.SetStatusCode(fasthttp.StatusNotFound)
+}
+
 // notLocal answers a read of a volume this node does not hold, by
 // -readMode: local says 404; proxy fetches it from a holder; redirect
 // sends the client there with 301. A request already proxied is never

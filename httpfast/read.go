@@ -43,6 +43,9 @@ func (s *Server) get(ctx *fasthttp.RequestCtx) {
 		s.notLocal(ctx, vid)
 		return
 	}
+	if !s.waitDownloadSlot(ctx, vid, v.SuperBlock().ReplicaPlacement.CopyCount() > 1) {
+		return
+	}
 	opts := engine.ReadOptions{ReadDeleted: string(ctx.QueryArgs().Peek("readDeleted")) == "true"}
 	off, size, found := v.Lookup(key)
 	if !found || off == 0 {
@@ -53,10 +56,15 @@ func (s *Server) get(ctx *fasthttp.RequestCtx) {
 		size = -size
 	}
 	var n needle.Needle
+	release := s.holdDownload(int64(max(size, 0)))
 	if v.Version() != needle.Version1 && needle.ActualSize(size, v.Version()) > streamThreshold && !wantsImageOp(ctx) {
-		s.getStreamed(ctx, v, &n, key, cookie, opts, p)
+		// a streamed body releases its bytes when fasthttp closes it
+		if !s.getStreamed(ctx, v, &n, key, cookie, opts, p, release) {
+			release()
+		}
 		return
 	}
+	defer release()
 	// Read the record straight into the response's own pooled body
 	// buffer (SwapBody hands it over and back without copying).
 	buf := ctx.Response.SwapBody(nil)
@@ -96,14 +104,15 @@ func (s *Server) get(ctx *fasthttp.RequestCtx) {
 }
 
 // getStreamed serves a large needle from the file without holding it in memory.
-func (s *Server) getStreamed(ctx *fasthttp.RequestCtx, v *engine.Volume, n *needle.Needle, key uint64, cookie uint32, opts engine.ReadOptions, p fidPath) {
+// It reports whether release was handed to a streamed body.
+func (s *Server) getStreamed(ctx *fasthttp.RequestCtx, v *engine.Volume, n *needle.Needle, key uint64, cookie uint32, opts engine.ReadOptions, p fidPath, release func()) bool {
 	dataOff, dataSize, _, err := v.DataRange(n, key, cookie, nil, opts)
 	if err != nil {
 		s.readError(ctx, err)
-		return
+		return false
 	}
 	if s.conditional(ctx, n) {
-		return
+		return false
 	}
 	if n.IsCompressed() || n.IsChunkManifest() {
 		// rare for large needles: fall back to a whole read
@@ -111,7 +120,7 @@ func (s *Server) getStreamed(ctx *fasthttp.RequestCtx, v *engine.Volume, n *need
 		rec, err = v.Read(n, key, cookie, nil, opts)
 		if err != nil {
 			s.readError(ctx, err)
-			return
+			return false
 		}
 		_ = rec
 		data := n.Data
@@ -126,10 +135,10 @@ func (s *Server) getStreamed(ctx *fasthttp.RequestCtx, v *engine.Volume, n *need
 		ctx.Response.SwapBody(out)
 		filename, mimeType := s.nameAndType(ctx, n, p)
 		s.writeContent(ctx, filename, mimeType, int64(len(out)), func(start, length int64) []byte { return out[start : start+length] })
-		return
+		return false
 	}
 	filename, mimeType := s.nameAndType(ctx, n, p)
-	s.writeStream(ctx, filename, mimeType, v, dataOff, int64(dataSize))
+	return s.writeStream(ctx, filename, mimeType, v, dataOff, int64(dataSize), release)
 }
 
 // readError maps engine errors to upstream's replies.

@@ -120,6 +120,36 @@ func (s *Server) releaseUpload(n int64) {
 	}
 }
 
+// waitDownloadSlot applies -concurrentDownloadLimitMB before a read: over
+// the limit, a read of a replicated volume not already proxied goes to a
+// replica; otherwise it waits up to the timeout, then gets 429.
+func (s *Server) waitDownloadSlot(ctx *fasthttp.RequestCtx, vid uint32, replicated bool) bool {
+	limit := s.cfg.ConcurrentDownloadLimit
+	if limit == 0 || s.inflightDownload.Load() <= limit {
+		return true
+	}
+	if replicated && string(ctx.QueryArgs().Peek("proxied")) != "true" && s.cfg.Lookup != nil {
+		s.proxyRead(ctx, vid)
+		return false
+	}
+	return s.waitSlot(ctx, &s.inflightDownload, limit, s.cfg.InflightDownloadTimeout, s.downloadCond,
+		"request "+string(ctx.Path())+" because inflight download data %d > %d, and wait timeout")
+}
+
+// holdDownload counts n bytes as in flight until the returned release runs.
+func (s *Server) holdDownload(n int64) func() {
+	if s.cfg.ConcurrentDownloadLimit == 0 {
+		return func() {}
+	}
+	s.inflightDownload.Add(n)
+	return func() {
+		s.inflightDownload.Add(-n)
+		s.limitMu.Lock()
+		s.downloadCond.Broadcast()
+		s.limitMu.Unlock()
+	}
+}
+
 func (s *Server) waitSlot(ctx *fasthttp.RequestCtx, inflight interface{ Load() int64 }, limit int64, timeout time.Duration, cond *sync.Cond, msg string) bool {
 	if inflight.Load() <= limit {
 		return true
