@@ -183,7 +183,36 @@ func StartVolume(bin, dataDir, logDir, master string, extra ...string) (*Process
 		p.Stop()
 		return nil, err
 	}
+	if err := waitRegistered(master, p, 60*time.Second); err != nil {
+		p.Stop()
+		return nil, err
+	}
 	return p, nil
+}
+
+// waitRegistered polls the master's /dir/status until its topology lists
+// the volume server v, i.e. v's heartbeat has arrived and the master can
+// grow volumes on it.
+func waitRegistered(master string, v *Process, timeout time.Duration) error {
+	want := []byte(`"` + v.Addr() + `"`)
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get("http://" + master + "/dir/status")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if bytes.Contains(b, want) {
+				return nil
+			}
+		}
+		select {
+		case err := <-v.done:
+			v.done <- err
+			return fmt.Errorf("%s exited before registering with the master: %v (log %s)", v.Name, err, v.log.Name())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s did not register with master %s within %v (log %s)", v.Name, master, timeout, v.log.Name())
 }
 
 // Assignment is the master's answer to /dir/assign.
@@ -197,7 +226,17 @@ type Assignment struct {
 func Assign(master string, query string) (Assignment, error) {
 	var a Assignment
 	var last error
+	grown := false
+	start := time.Now()
 	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+		if !grown && time.Since(start) > 10*time.Second {
+			// growth on assign can stall under load; ask for it directly
+			if resp, err := http.Get("http://" + master + "/vol/grow?count=1&" + query); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+			grown = true
+		}
 		resp, err := http.Get("http://" + master + "/dir/assign?" + query)
 		if err == nil {
 			err = json.NewDecoder(resp.Body).Decode(&a)
