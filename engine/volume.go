@@ -118,12 +118,9 @@ func OpenVolume(cfg VolumeConfig) (*Volume, error) {
 	offsetSize := int(info.GetBytesOffset())
 	if offsetSize == 0 {
 		offsetSize = cfg.OffsetSize
-		if !hasInfo || offsetSize == 0 {
-			offsetSize = cfg.OffsetSize
-		}
-		if offsetSize == 0 {
-			offsetSize = idx.Offset4
-		}
+	}
+	if offsetSize == 0 {
+		offsetSize = idx.Offset4
 	}
 	if v.format, err = idx.FormatFor(offsetSize); err != nil {
 		return nil, fmt.Errorf("volume %d: %w", cfg.ID, err)
