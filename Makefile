@@ -12,7 +12,7 @@ WEED_PKG    := github.com/seaweedfs/seaweedfs/weed
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './tools/*' -not -path './parity/*' 2>/dev/null)
 
-.PHONY: all build test test-unit vet fuzz-smoke darwin run bench parity parity-ratchet clean
+.PHONY: all build test test-unit vet fuzz-smoke darwin run bench bench-quick microbench parity parity-ratchet clean
 
 all: build
 
@@ -71,8 +71,18 @@ fuzz-smoke:
 run: $(WEED) build
 	./scripts/run.sh
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./engine/... ./iouring/ ./mmapidx/
+# Side by side with upstream `weed volume` (bench/): the full run writes its
+# tables into PERF.md; the quick one prints them (under 2 minutes).
+# Run as root for the cold-cache figures (it drops the page cache).
+bench: $(WEED) build
+	$(GO) run ./bench -weed $(WEED) -weedvol $(WEEDVOL) -perf PERF.md
+
+bench-quick: $(WEED) build
+	$(GO) run ./bench -quick -weed $(WEED) -weedvol $(WEEDVOL)
+
+# go test micro-benchmarks of the hot paths.
+microbench:
+	$(GO) test -run '^$$' -bench . -benchmem ./engine/... ./iouring/ ./mmapidx/ ./httpfast/
 
 clean:
 	rm -rf $(BIN)

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/engine/needle"
+	"github.com/weedvol/weedvol/internal/weedproc"
+)
+
+// TestMain lets the test binary stand in for the bench binary when the
+// benchmark re-executes itself as the bound server.
+func TestMain(m *testing.M) {
+	if len(os.Args) > 3 && os.Args[1] == "-serve-bound" {
+		main()
+	}
+	os.Exit(m.Run())
+}
+
+func TestParseSizes(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []int
+		bad  bool
+	}{
+		{in: "1KB,16KB,1MB,8MB", want: []int{1 << 10, 16 << 10, 1 << 20, 8 << 20}},
+		{in: "100, 2k,3M", want: []int{100, 2 << 10, 3 << 20}},
+		{in: "512B", want: []int{512}},
+		{in: "", want: nil},
+		{in: "1GBX", bad: true},
+		{in: "-1KB", bad: true},
+		{in: "0", bad: true},
+	} {
+		got, err := parseSizes(tc.in)
+		if (err != nil) != tc.bad {
+			t.Errorf("parseSizes(%q) error %v, want error %v", tc.in, err, tc.bad)
+			continue
+		}
+		if !tc.bad && !slices.Equal(got, tc.want) {
+			t.Errorf("parseSizes(%q) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestSpliceInto(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "PERF.md")
+	if err := os.WriteFile(path, []byte("# Perf\n\nhand-written\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := spliceInto(path, "first\n"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, append(must(os.ReadFile(path)), "\nafter\n"...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := spliceInto(path, "second\n"); err != nil {
+		t.Fatal(err)
+	}
+	want := "# Perf\n\nhand-written\n\n" + beginMarker + "\nsecond\n" + endMarker + "\n\nafter\n"
+	if got := string(must(os.ReadFile(path))); got != want {
+		t.Fatalf("PERF.md after two splices:\n%q\nwant\n%q", got, want)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// TestFixtureIsReadableVolume opens a small fixture with the engine and
+// reads needles back by key and cookie.
+func TestFixtureIsReadableVolume(t *testing.T) {
+	cache := t.TempDir()
+	dir, err := fixture(cache, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := fixture(cache, 1000)
+	if err != nil || again != dir {
+		t.Fatalf("second fixture call: %q, %v; want the cached %q", again, err, dir)
+	}
+	v, err := engine.OpenVolume(engine.VolumeConfig{ID: fixtureVolume, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	for _, key := range []uint64{1, 500, 1000} {
+		var n needle.Needle
+		if _, err := v.Read(&n, key, cookieOf(key), nil, engine.ReadOptions{}); err != nil {
+			t.Fatalf("read key %d: %v", key, err)
+		}
+		if string(n.Data) != string(payload(fixtureDataSize, 1)) {
+			t.Fatalf("key %d: wrong data", key)
+		}
+	}
+	if _, err := v.Read(&needle.Needle{}, 1001, cookieOf(1001), nil, engine.ReadOptions{}); err == nil {
+		t.Fatal("key past the fixture was found")
+	}
+}
+
+// TestQuickRunAgainstRealServers runs a very short benchmark against the
+// real upstream master and volume server and weedvol, and checks that every
+// workload ran against both with no errors and that start-up was measured.
+func TestQuickRunAgainstRealServers(t *testing.T) {
+	weed, err := weedproc.Binary("WEED_BINARY", "weed")
+	if err != nil {
+		t.Skip(err)
+	}
+	weedvol, err := weedproc.Binary("WEEDVOL_BINARY", "weedvol")
+	if err != nil {
+		t.Skip(err)
+	}
+	if testing.Short() {
+		t.Skip("starts real servers")
+	}
+	perf := filepath.Join(t.TempDir(), "PERF.md")
+	cfg, err := parseFlags([]string{"-weed", weed, "-weedvol", weedvol, "-rounds", "1", "-duration", "300ms",
+		"-sizes", "1KB,1MB", "-read-clients", "4", "-clients", "4", "-volumes", "2", "-rate", "200",
+		"-cold-size", "", "-startup", "3000", "-cache", t.TempDir(), "-work", t.TempDir(), "-perf", perf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := run(cfg); err != nil {
+		t.Fatal(err)
+	}
+	text := string(must(os.ReadFile(perf)))
+	for _, want := range []string{"| write 1 KB | 4 |", "| read 1 MB uniform | 4 |", "| delete 1 KB | 4 |", "| 3000 | upstream |", "| 3000 | weedvol |"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "not run:") || strings.Contains(text, "first error") {
+		t.Errorf("report has failed runs:\n%s", text)
+	}
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(line, "| ") && strings.Contains(line, "x** |") && !strings.HasSuffix(line, "| 0 / 0 |") {
+			t.Errorf("errors in %q", line)
+		}
+	}
+}
