@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,6 +43,9 @@ type config struct {
 	uring         bool
 	perf          string
 	command       string
+	only          []string
+	upstreamArgs  []string
+	weedvolArgs   []string
 }
 
 // contender is one server under test.
@@ -90,6 +94,9 @@ func parseFlags(args []string) (config, error) {
 	fs.IntVar(&cfg.volumes, "volumes", 8, "volumes grown per server for the writes")
 	fs.BoolVar(&cfg.uring, "uring", true, "also run weedvol with -ioengine=uring and -ioengine=sync on the cold-read runs")
 	fs.StringVar(&cfg.perf, "perf", "", "write the tables into this markdown file between <!-- bench:begin --> and <!-- bench:end -->")
+	only := fs.String("only", "", "comma-separated contenders to run (upstream, weedvol, \"weedvol uring\", \"weedvol sync\"); default all. The tables need upstream and weedvol")
+	upArgs := fs.String("upstream-args", "", "extra flags for the upstream volume server, space-separated")
+	wvArgs := fs.String("weedvol-args", "", "extra flags for weedvol (e.g. -cpuprofile=/tmp/weedvol.prof), space-separated")
 	quick := fs.Bool("quick", false, "short development run: 1 round of 1s workloads, 1M-needle start-up only")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -126,6 +133,12 @@ func parseFlags(args []string) (config, error) {
 	}
 	if cfg.rounds < 1 || cfg.writeClients < 1 || cfg.volumes < 1 {
 		return cfg, errors.New("-rounds, -clients and -volumes must be positive")
+	}
+	cfg.upstreamArgs, cfg.weedvolArgs = strings.Fields(*upArgs), strings.Fields(*wvArgs)
+	for _, o := range strings.Split(*only, ",") {
+		if o = strings.TrimSpace(o); o != "" {
+			cfg.only = append(cfg.only, o)
+		}
 	}
 	cfg.command = "go run ./bench " + strings.Join(args, " ")
 	return cfg, nil
@@ -194,24 +207,33 @@ func run(cfg config) error {
 	}
 	rep := newReport(cfg)
 	contenders := []contender{
-		{name: "upstream", bin: cfg.weed, plan: plan(cfg)},
-		{name: "weedvol", bin: cfg.weedvol, plan: plan(cfg)},
+		{name: "upstream", bin: cfg.weed, args: cfg.upstreamArgs, plan: plan(cfg)},
+		{name: "weedvol", bin: cfg.weedvol, args: cfg.weedvolArgs, plan: plan(cfg)},
 	}
 	if cfg.uring && cfg.coldSize > 0 {
 		if why := iouring.UringUnavailableReason(); why != nil {
 			rep.notes = append(rep.notes, "io_uring engine not compared: "+why.Error())
 		} else {
 			contenders = append(contenders,
-				contender{name: "weedvol uring", bin: cfg.weedvol, args: []string{"-ioengine=uring"}, plan: engineOnly(cfg)},
-				contender{name: "weedvol sync", bin: cfg.weedvol, args: []string{"-ioengine=sync"}, plan: engineOnly(cfg)})
+				contender{name: "weedvol uring", bin: cfg.weedvol, args: append([]string{"-ioengine=uring"}, cfg.weedvolArgs...), plan: engineOnly(cfg)},
+				contender{name: "weedvol sync", bin: cfg.weedvol, args: append([]string{"-ioengine=sync"}, cfg.weedvolArgs...), plan: engineOnly(cfg)})
 		}
+	}
+	if len(cfg.only) > 0 {
+		kept := contenders[:0]
+		for _, c := range contenders {
+			if slices.Contains(cfg.only, c.name) {
+				kept = append(kept, c)
+			}
+		}
+		contenders = kept
 	}
 
 	if err := throughput(cfg, contenders, rep); err != nil {
 		return err
 	}
 	if len(cfg.startupSizes) > 0 {
-		if err := startups(cfg, contenders[:2], rep); err != nil {
+		if err := startups(cfg, contenders[:min(2, len(contenders))], rep); err != nil {
 			return err
 		}
 	}
@@ -251,7 +273,7 @@ func throughput(cfg config, contenders []contender, rep *report) error {
 
 	for r := 1; r <= cfg.rounds; r++ {
 		order := append([]contender(nil), contenders...)
-		if r%2 == 0 {
+		if r%2 == 0 && len(order) > 1 {
 			order[0], order[1] = order[1], order[0]
 		}
 		for _, c := range order {
@@ -382,7 +404,7 @@ func startups(cfg config, contenders []contender, rep *report) error {
 		}
 		for r := 1; r <= cfg.rounds; r++ {
 			order := append([]contender(nil), contenders...)
-			if r%2 == 0 {
+			if r%2 == 0 && len(order) > 1 {
 				order[0], order[1] = order[1], order[0]
 			}
 			for _, c := range order {

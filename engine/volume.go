@@ -88,6 +88,8 @@ type Volume struct {
 	lastModified atomic.Int64
 
 	commit committer
+	// readers pools .dat descriptors for zero-copy sends (DatReader).
+	readers readerPool
 }
 
 // OpenVolume opens (or, with cfg.Create, creates) a volume and checks its
@@ -356,6 +358,7 @@ func (v *Volume) Close() error {
 }
 
 func (v *Volume) closeFiles() error {
+	v.readers.close()
 	var errs []error
 	if v.index != nil {
 		errs = append(errs, v.index.Close())

@@ -161,7 +161,8 @@ func (s *Server) readError(ctx *fasthttp.RequestCtx, err error) {
 func (s *Server) conditional(ctx *fasthttp.RequestCtx, n *needle.Needle) bool {
 	h := &ctx.Response.Header
 	if n.LastModified != 0 {
-		h.Set("Last-Modified", time.Unix(int64(n.LastModified), 0).UTC().Format(timeFormat))
+		var date [len(timeFormat) + 8]byte
+		h.SetBytesV("Last-Modified", fasthttp.AppendHTTPDate(date[:0], time.Unix(int64(n.LastModified), 0)))
 	}
 	var etag [10]byte
 	etagBytes := appendEtag(etag[:0], n)
@@ -303,7 +304,8 @@ func (s *Server) contentHeaders(ctx *fasthttp.RequestCtx, filename, mimeType str
 				disposition = "attachment"
 			}
 		}
-		h.Set("Content-Disposition", mime.FormatMediaType(disposition, map[string]string{"filename": filename}))
+		var scratch [160]byte
+		h.SetBytesV("Content-Disposition", appendDisposition(scratch[:0], disposition, filename))
 	}
 }
 

@@ -25,7 +25,7 @@ type testServer struct {
 	state *nodestate.State
 }
 
-func newTestServer(t *testing.T) *testServer {
+func newTestServer(t testing.TB) *testServer {
 	t.Helper()
 	store, err := engine.OpenStore(engine.StoreConfig{Locations: []engine.LocationConfig{{Dir: t.TempDir(), MaxVolumes: 4}}})
 	if err != nil {
@@ -208,6 +208,18 @@ func TestLargeNeedleStreams(t *testing.T) {
 	resp, b = ts.do(t, "GET", "/3,0d00000001", nil, map[string]string{"Range": "bytes=1048576-1048675"})
 	if resp.StatusCode != 206 || !bytes.Equal(b, data[1<<20:1<<20+100]) {
 		t.Fatalf("range: %d, %d bytes", resp.StatusCode, len(b))
+	}
+	// ranges long enough for the zero-copy path, one of them twice on the
+	// same keep-alive connection, and a multi-range body
+	for i := 0; i < 2; i++ {
+		resp, b = ts.do(t, "GET", "/3,0d00000001", nil, map[string]string{"Range": "bytes=100001-2999998"})
+		if resp.StatusCode != 206 || !bytes.Equal(b, data[100001:2999999]) {
+			t.Fatalf("long range: %d, %d bytes", resp.StatusCode, len(b))
+		}
+	}
+	resp, b = ts.do(t, "GET", "/3,0d00000001", nil, map[string]string{"Range": "bytes=0-99999,2000000-2199999"})
+	if resp.StatusCode != 206 || !bytes.Contains(b, data[:100000]) || !bytes.Contains(b, data[2000000:2200000]) {
+		t.Fatalf("multi-range: %d, %d bytes", resp.StatusCode, len(b))
 	}
 	resp, _ = ts.do(t, "HEAD", "/3,0d00000001", nil, nil)
 	if resp.Header.Get("Content-Length") != fmt.Sprint(len(data)) {

@@ -94,9 +94,9 @@ func parseUpload(ctx *fasthttp.RequestCtx, sizeLimit int64) (*parsedUpload, erro
 		pu.mimeType = contentType
 		pu.gzipped = string(ctx.Request.Header.Peek("Content-Encoding")) == "gzip"
 	}
-	pu.chunked, _ = strconv.ParseBool(form["cm"])
+	pu.chunked = parseBoolField(form["cm"])
 	pu.replicate = form["type"] == "replicate"
-	pu.fsync, _ = strconv.ParseBool(form["fsync"])
+	pu.fsync = parseBoolField(form["fsync"])
 	if pu.replicate {
 		pu.mimeType = contentType
 	} else if !pu.chunked {
@@ -111,7 +111,9 @@ func parseUpload(ctx *fasthttp.RequestCtx, sizeLimit int64) (*parsedUpload, erro
 			pu.mimeType = byExt
 		}
 	}
-	pu.modified, _ = strconv.ParseUint(form["ts"], 10, 64)
+	if ts := form["ts"]; ts != "" {
+		pu.modified, _ = strconv.ParseUint(ts, 10, 64)
+	}
 	pu.ttl, _ = needle.ParseTTL(form["ttl"])
 	pu.originalSize = len(pu.data)
 	uncompressed := pu.data
@@ -322,4 +324,14 @@ func compressible(ext, mtype string) (should, sure bool) {
 		}
 	}
 	return false, false
+}
+
+// parseBoolField is strconv.ParseBool with false for an absent or bad
+// value, without the error allocation of the absent case.
+func parseBoolField(v string) bool {
+	if v == "" {
+		return false
+	}
+	b, _ := strconv.ParseBool(v)
+	return b
 }

@@ -54,6 +54,11 @@ func run(args []string) int {
 
 func serve(o *options, logger *log.Logger) error {
 	logf := logger.Printf
+	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile, logf)
+	if err != nil {
+		return err
+	}
+	defer stopProfiles()
 	locs, err := o.locations()
 	if err != nil {
 		return err
