@@ -43,10 +43,12 @@ type op struct {
 	deleted  bool
 	err      error
 	modified uint64
-	done     chan struct{}
+	// done receives exactly one value per run: false when the op has been
+	// committed by a leader, true when the op must lead the next batch.
+	done chan bool
 }
 
-var opPool = sync.Pool{New: func() any { return &op{done: make(chan struct{}, 1)} }}
+var opPool = sync.Pool{New: func() any { return &op{done: make(chan bool, 1)} }}
 
 // committer batches concurrent appends to one volume (group commit).
 type committer struct {
@@ -152,31 +154,49 @@ func (v *Volume) isUnchanged(n *needle.Needle) bool {
 }
 
 // run queues o and returns when it is committed. The first caller to find
-// no leader becomes the leader and commits batches until the queue is empty.
+// no leader becomes the leader and commits everything queued, its own op
+// included, as one batch. It then hands leadership to the oldest op queued
+// meanwhile (or, with none, gives it up) and returns: a leader commits one
+// batch, so no request waits behind an unbounded run of other requests'
+// batches.
 func (c *committer) run(o *op) {
 	c.qmu.Lock()
 	c.queue = append(c.queue, o)
 	if c.leading {
 		c.qmu.Unlock()
-		<-o.done
-		return
+		if lead := <-o.done; !lead {
+			return
+		}
+		c.qmu.Lock() // handed over: leading stays true
 	}
 	c.leading = true
-	for len(c.queue) > 0 {
-		batch := c.queue
-		c.queue, c.spare = c.spare[:0], nil
-		c.qmu.Unlock()
-		c.v.commitBatch(batch)
-		for _, b := range batch {
-			if b != o {
-				b.done <- struct{}{}
-			}
+	batch := c.queue
+	c.queue, c.spare = c.spare[:0], nil
+	c.qmu.Unlock()
+
+	c.v.commitBatch(batch)
+
+	c.qmu.Lock()
+	var next *op
+	if len(c.queue) > 0 {
+		next = c.queue[0]
+	} else {
+		c.leading = false
+	}
+	c.qmu.Unlock()
+	for _, b := range batch {
+		if b != o {
+			b.done <- false
 		}
-		clear(batch)
-		c.qmu.Lock()
+	}
+	if next != nil {
+		next.done <- true
+	}
+	clear(batch)
+	c.qmu.Lock()
+	if c.spare == nil {
 		c.spare = batch[:0]
 	}
-	c.leading = false
 	c.qmu.Unlock()
 }
 

@@ -34,6 +34,7 @@ func main() {
 }
 
 func run(args []string) int {
+	setSchedulerProcs()
 	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
 	o, err := parseArgs(args)
 	if errors.Is(err, flag.ErrHelp) {
