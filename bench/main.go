@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -46,6 +47,7 @@ type config struct {
 	only          []string
 	upstreamArgs  []string
 	weedvolArgs   []string
+	genProfile    string
 }
 
 // contender is one server under test.
@@ -97,6 +99,7 @@ func parseFlags(args []string) (config, error) {
 	only := fs.String("only", "", "comma-separated contenders to run (upstream, weedvol, \"weedvol uring\", \"weedvol sync\"); default all. The tables need upstream and weedvol")
 	upArgs := fs.String("upstream-args", "", "extra flags for the upstream volume server, space-separated")
 	wvArgs := fs.String("weedvol-args", "", "extra flags for weedvol (e.g. -cpuprofile=/tmp/weedvol.prof), space-separated")
+	genProfile := fs.String("gen-cpuprofile", "", "write the load generator's own CPU profile here")
 	quick := fs.Bool("quick", false, "short development run: 1 round of 1s workloads, 1M-needle start-up only")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
@@ -134,6 +137,7 @@ func parseFlags(args []string) (config, error) {
 	if cfg.rounds < 1 || cfg.writeClients < 1 || cfg.volumes < 1 {
 		return cfg, errors.New("-rounds, -clients and -volumes must be positive")
 	}
+	cfg.genProfile = *genProfile
 	cfg.upstreamArgs, cfg.weedvolArgs = strings.Fields(*upArgs), strings.Fields(*wvArgs)
 	for _, o := range strings.Split(*only, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -204,6 +208,17 @@ func run(cfg config) error {
 		}
 		defer os.RemoveAll(dir)
 		cfg.work = dir
+	}
+	if cfg.genProfile != "" {
+		f, err := os.Create(cfg.genProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep := newReport(cfg)
 	contenders := []contender{

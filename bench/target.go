@@ -52,8 +52,11 @@ func newTarget(addr string, clients int, vids []uint32) *target {
 	}
 }
 
-// setClients resizes the connection pools for a workload's client count.
+// setClients resizes the connection pools for a workload's client count
+// and closes idle connections, so that every workload starts on fresh ones.
 func (t *target) setClients(n int) {
+	t.small.CloseIdleConnections()
+	t.stream.CloseIdleConnections()
 	t.small.MaxConns = n
 	t.stream.MaxConns = n
 }
@@ -125,7 +128,8 @@ func (t *target) readURI(w *worker, uri []byte, size int) (int, error) {
 	if err := c.Do(req, resp); err != nil {
 		return 0, err
 	}
-	n := len(resp.Body())
+	// BodyStream first: Body would read a streamed body into memory.
+	var n int
 	if s := resp.BodyStream(); s != nil {
 		w.sink.n = 0
 		_, err := io.CopyBuffer(&w.sink, s, w.buf())
@@ -134,6 +138,8 @@ func (t *target) readURI(w *worker, uri []byte, size int) (int, error) {
 			return 0, err
 		}
 		n = int(w.sink.n)
+	} else {
+		n = len(resp.Body())
 	}
 	if sc := resp.StatusCode(); sc != fasthttp.StatusOK {
 		return 0, errStatus{fasthttp.StatusOK, sc, "read"}
