@@ -25,7 +25,10 @@ type testServer struct {
 	state *nodestate.State
 }
 
-func newTestServer(t testing.TB) *testServer {
+func newTestServer(t testing.TB) *testServer { return newTestServerWith(t, nil) }
+
+// newTestServerWith lets tune change the server's Config first.
+func newTestServerWith(t testing.TB, tune func(*Config)) *testServer {
 	t.Helper()
 	store, err := engine.OpenStore(engine.StoreConfig{Locations: []engine.LocationConfig{{Dir: t.TempDir(), MaxVolumes: 4}}})
 	if err != nil {
@@ -36,12 +39,18 @@ func newTestServer(t testing.TB) *testServer {
 	}
 	state := nodestate.New()
 	state.SetHeartbeating(true)
-	s := New(Config{Store: store, State: state, ReadMode: "local", FileSizeLimit: 8 << 20})
+	cfg := Config{Store: store, State: state, ReadMode: "local", FileSizeLimit: 8 << 20}
+	if tune != nil {
+		tune(&cfg)
+	}
+	s := New(cfg)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &fasthttp.Server{Handler: s.Admin, MaxRequestBodySize: 16 << 20, NoDefaultServerHeader: true, NoDefaultContentType: true}
+	// as cmd/weedvol configures it: bodies streamed after a 1-byte pre-read
+	srv := &fasthttp.Server{Handler: s.Admin, MaxRequestBodySize: 1, NoDefaultServerHeader: true, NoDefaultContentType: true,
+		StreamRequestBody: true, DisablePreParseMultipartForm: true}
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Shutdown(); store.Close() })
 	return &testServer{url: "http://" + l.Addr().String(), store: store, state: state}

@@ -44,6 +44,12 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 		writeJSONError(ctx, fasthttp.StatusUnauthorized, errWrongJWT.Error())
 		return
 	}
+	releaseBody, err := readBody(ctx, s.cfg.FileSizeLimit)
+	if err != nil {
+		writeJSONError(ctx, fasthttp.StatusBadRequest, err.Error())
+		return
+	}
+	defer releaseBody()
 	pu, err := parseUpload(ctx, s.cfg.FileSizeLimit)
 	if err != nil {
 		writeJSONError(ctx, fasthttp.StatusBadRequest, err.Error())
