@@ -20,7 +20,9 @@ var bodyBufs = sync.Pool{New: func() any { return new([]byte) }}
 // errBodyTooLarge is refused before the body is read.
 type errBodyTooLarge struct{ limit int64 }
 
-func (e errBodyTooLarge) Error() string { return fmt.Sprintf("file over the limited %d bytes", e.limit) }
+func (e errBodyTooLarge) Error() string {
+	return fmt.Sprintf("file over the limited %d bytes", e.limit)
+}
 
 // readBody makes the whole request body available to ctx.Request.Body().
 //
