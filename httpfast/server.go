@@ -59,6 +59,8 @@ type Server struct {
 	downloadCond *sync.Cond
 
 	bufPool sync.Pool // *[]byte record buffers for reads
+
+	repl *replicator // forwards writes and deletes to other replicas
 }
 
 // New returns a Server.
@@ -72,7 +74,7 @@ func New(cfg Config) *Server {
 	if cfg.ReadMode == "" {
 		cfg.ReadMode = "proxy"
 	}
-	s := &Server{cfg: cfg}
+	s := &Server{cfg: cfg, repl: newReplicator()}
 	s.uploadCond = sync.NewCond(&s.limitMu)
 	s.downloadCond = sync.NewCond(&s.limitMu)
 	s.bufPool.New = func() any { b := make([]byte, 0, 64<<10); return &b }

@@ -39,15 +39,15 @@ func newTestServerWith(t testing.TB, tune func(*Config)) *testServer {
 	}
 	state := nodestate.New()
 	state.SetHeartbeating(true)
-	cfg := Config{Store: store, State: state, ReadMode: "local", FileSizeLimit: 8 << 20}
-	if tune != nil {
-		tune(&cfg)
-	}
-	s := New(cfg)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	cfg := Config{Store: store, State: state, ReadMode: "local", FileSizeLimit: 8 << 20, SelfURL: l.Addr().String()}
+	if tune != nil {
+		tune(&cfg)
+	}
+	s := New(cfg)
 	// as cmd/weedvol configures it: bodies streamed after a 1-byte pre-read
 	srv := &fasthttp.Server{Handler: s.Admin, MaxRequestBodySize: 1, NoDefaultServerHeader: true, NoDefaultContentType: true,
 		StreamRequestBody: true, DisablePreParseMultipartForm: true}

@@ -3,6 +3,7 @@ package httpfast
 import (
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -66,7 +67,31 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	n := pu.toNeedle(key, cookie, uint64(time.Now().Unix()))
+	var remote []string
+	if !pu.replicate {
+		if remote, err = s.remoteReplicas(vid, v); err != nil {
+			writeJSONError(ctx, fasthttp.StatusInternalServerError, err.Error())
+			return
+		}
+	}
+	// the local write and the forwards to the other replicas run side by
+	// side; the client is answered when both are done
+	var replicaErr error
+	var forwarded sync.WaitGroup
+	if len(remote) > 0 {
+		rw := newReplicaWrite(ctx, &n, pu, v)
+		forwarded.Add(1)
+		go func() {
+			defer forwarded.Done()
+			replicaErr = s.replicateWrite(vid, remote, rw)
+		}()
+	}
 	res, err := v.Write(&n, engine.WriteOptions{Fsync: pu.fsync})
+	forwarded.Wait()
+	if err == nil && replicaErr != nil {
+		writeJSONError(ctx, fasthttp.StatusInternalServerError, replicaErr.Error())
+		return
+	}
 	if err != nil {
 		status := fasthttp.StatusInternalServerError
 		msg := err.Error()
@@ -141,7 +166,18 @@ func (s *Server) delete(ctx *fasthttp.RequestCtx) {
 		writeJSONError(ctx, fasthttp.StatusBadRequest, "File Random Cookie does not match.")
 		return
 	}
+	var remote []string
+	if string(ctx.QueryArgs().Peek("type")) != "replicate" {
+		if remote, err = s.remoteReplicas(vid, v); err != nil {
+			writeJSONError(ctx, fasthttp.StatusInternalServerError, "Deletion Failed: "+err.Error())
+			return
+		}
+	}
 	if _, err := v.Delete(key, cookie, engine.WriteOptions{}); err != nil {
+		writeJSONError(ctx, fasthttp.StatusInternalServerError, "Deletion Failed: "+err.Error())
+		return
+	}
+	if err := s.replicateDelete(vid, remote, string(ctx.Path()), requestToken(ctx)); err != nil {
 		writeJSONError(ctx, fasthttp.StatusInternalServerError, "Deletion Failed: "+err.Error())
 		return
 	}
