@@ -17,11 +17,15 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
+	"regexp"
 	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/weedvol/weedvol/internal/weedproc"
@@ -48,6 +52,7 @@ type config struct {
 	upstreamArgs  []string
 	weedvolArgs   []string
 	genProfile    string
+	run           *regexp.Regexp
 }
 
 // contender is one server under test.
@@ -72,6 +77,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(2)
 	}
+	stopOnSignal()
 	if err := run(cfg); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
@@ -99,6 +105,7 @@ func parseFlags(args []string) (config, error) {
 	only := fs.String("only", "", "comma-separated contenders to run (upstream, weedvol, \"weedvol uring\", \"weedvol sync\"); default all. The tables need upstream and weedvol")
 	upArgs := fs.String("upstream-args", "", "extra flags for the upstream volume server, space-separated")
 	wvArgs := fs.String("weedvol-args", "", "extra flags for weedvol (e.g. -cpuprofile=/tmp/weedvol.prof), space-separated")
+	runRe := fs.String("run", "", "only workloads whose name matches this regexp (e.g. 'write|read 1 KB')")
 	genProfile := fs.String("gen-cpuprofile", "", "write the load generator's own CPU profile here")
 	quick := fs.Bool("quick", false, "short development run: 1 round of 1s workloads, 1M-needle start-up only")
 	if err := fs.Parse(args); err != nil {
@@ -138,6 +145,11 @@ func parseFlags(args []string) (config, error) {
 		return cfg, errors.New("-rounds, -clients and -volumes must be positive")
 	}
 	cfg.genProfile = *genProfile
+	if *runRe != "" {
+		if cfg.run, err = regexp.Compile(*runRe); err != nil {
+			return cfg, fmt.Errorf("-run: %v", err)
+		}
+	}
 	cfg.upstreamArgs, cfg.weedvolArgs = strings.Fields(*upArgs), strings.Fields(*wvArgs)
 	for _, o := range strings.Split(*only, ",") {
 		if o = strings.TrimSpace(o); o != "" {
@@ -272,6 +284,7 @@ func throughput(cfg config, contenders []contender, rep *report) error {
 	if err != nil {
 		return err
 	}
+	track(master)
 	defer master.Stop()
 
 	payloads := map[int][]byte{}
@@ -313,6 +326,7 @@ func runContender(cfg config, round int, c contender, master string, payloads ma
 	if err != nil {
 		return err
 	}
+	track(p)
 	defer p.Stop()
 	collection := fmt.Sprintf("r%d%s", round, tag)
 	vids, err := growVolumes(master, p.Addr(), collection, cfg.volumes)
@@ -322,6 +336,9 @@ func runContender(cfg config, round int, c contender, master string, payloads ma
 	t := newTarget(p.Addr(), 64, vids)
 	t.next.Store(uint64(round) << 32)
 	for _, w := range c.plan {
+		if cfg.run != nil && !cfg.run.MatchString(w.id()) {
+			continue
+		}
 		note := ""
 		cold := func() error {
 			if err := dropPageCache(); err != nil {
@@ -369,6 +386,7 @@ func startBound(cfg config) (*weedproc.Process, error) {
 	if err != nil {
 		return nil, err
 	}
+	track(p)
 	if err := p.WaitHTTP("/"+sizes[0], 30*time.Second); err != nil {
 		p.Stop()
 		return nil, err
@@ -380,7 +398,7 @@ func startBound(cfg config) (*weedproc.Process, error) {
 func runBound(cfg config, p *weedproc.Process, rep *report) {
 	t := newTarget(p.Addr(), 64, nil)
 	for _, w := range plan(cfg) {
-		if !w.bound {
+		if !w.bound || (cfg.run != nil && !cfg.run.MatchString(w.id())) {
 			continue
 		}
 		t.setClients(w.clients)
@@ -410,6 +428,7 @@ func startups(cfg config, contenders []contender, rep *report) error {
 	if err != nil {
 		return err
 	}
+	track(master)
 	defer master.Stop()
 	for _, n := range cfg.startupSizes {
 		fmt.Fprintf(os.Stderr, "fixture of %d needles\n", n)
@@ -443,4 +462,34 @@ func startups(cfg config, contenders []contender, rep *report) error {
 		}
 	}
 	return nil
+}
+
+// started lists every server the benchmark started, so that an interrupted
+// run stops them instead of leaving them running.
+var (
+	startedMu sync.Mutex
+	started   []*weedproc.Process
+)
+
+func track(p *weedproc.Process) *weedproc.Process {
+	startedMu.Lock()
+	started = append(started, p)
+	startedMu.Unlock()
+	return p
+}
+
+// stopOnSignal stops the servers on SIGINT or SIGTERM, then exits.
+func stopOnSignal() {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		<-sig
+		fmt.Fprintln(os.Stderr, "bench: interrupted; stopping servers")
+		startedMu.Lock()
+		for _, p := range started {
+			p.Stop()
+		}
+		startedMu.Unlock()
+		os.Exit(130)
+	}()
 }

@@ -52,6 +52,7 @@ func measureStart(bin string, args []string, dir, master string, key uint64) (st
 	if err != nil {
 		return s, err
 	}
+	track(p)
 	defer p.Stop()
 	base := "http://" + p.Addr()
 	fid := base + "/" + needle.FormatFid(fixtureVolume, key, cookieOf(key))
