@@ -78,10 +78,16 @@ func (s *Server) get(ctx *fasthttp.RequestCtx) {
 		ctx.Response.SwapBody(buf[:0])
 		return
 	}
+	if n.IsChunkManifest() && s.serveManifest(ctx, &n, p, buf) {
+		return
+	}
 	data := n.Data
 	filename, mimeType := s.nameAndType(ctx, &n, p)
 	inBuffer := true
-	if n.IsCompressed() {
+	if ctx.QueryArgs().Len() > 0 {
+		data, inBuffer = s.transformImage(ctx, &n, p, data)
+	}
+	if inBuffer && n.IsCompressed() {
 		if acceptsGzip(ctx) && isGzip(data) {
 			ctx.Response.Header.Set("Content-Encoding", "gzip")
 		} else if plain, err := gunzip(data); err == nil {
@@ -123,6 +129,9 @@ func (s *Server) getStreamed(ctx *fasthttp.RequestCtx, v *engine.Volume, n *need
 			return false
 		}
 		_ = rec
+		if n.IsChunkManifest() && s.serveManifest(ctx, n, p, nil) {
+			return false
+		}
 		data := n.Data
 		if n.IsCompressed() {
 			if acceptsGzip(ctx) && isGzip(data) {
@@ -360,12 +369,6 @@ func gunzip(b []byte) ([]byte, error) {
 	}
 	defer r.Close()
 	return io.ReadAll(r)
-}
-
-// wantsImageOp reports whether the query asks for a resize or crop.
-func wantsImageOp(ctx *fasthttp.RequestCtx) bool {
-	a := ctx.QueryArgs()
-	return a.Has("width") || a.Has("height") || a.Has("crop_x1") || a.Has("crop_y1")
 }
 
 func ifRangeMatches(ctx *fasthttp.RequestCtx) bool {

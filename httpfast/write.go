@@ -166,6 +166,13 @@ func (s *Server) delete(ctx *fasthttp.RequestCtx) {
 		writeJSONError(ctx, fasthttp.StatusBadRequest, "File Random Cookie does not match.")
 		return
 	}
+	count := int64(size)
+	if n.IsChunkManifest() {
+		var ok bool
+		if count, ok = s.deleteManifestChunks(ctx, v, key, cookie); !ok {
+			return
+		}
+	}
 	var remote []string
 	if string(ctx.QueryArgs().Peek("type")) != "replicate" {
 		if remote, err = s.remoteReplicas(vid, v); err != nil {
@@ -181,5 +188,5 @@ func (s *Server) delete(ctx *fasthttp.RequestCtx) {
 		writeJSONError(ctx, fasthttp.StatusInternalServerError, "Deletion Failed: "+err.Error())
 		return
 	}
-	writeJSON(ctx, fasthttp.StatusAccepted, map[string]int64{"size": int64(size)})
+	writeJSON(ctx, fasthttp.StatusAccepted, map[string]int64{"size": count})
 }
