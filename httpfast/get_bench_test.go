@@ -113,3 +113,70 @@ func sizeLabel(n int) string {
 	}
 	return strconv.Itoa(n>>10) + "KB"
 }
+
+// BenchmarkUpload measures raw-body POSTs of new needles through the real
+// server over loopback (streamed request body, group-committed append).
+// B/op and allocs/op are the server's plus a few of the client's header
+// formatting.
+func BenchmarkUpload(b *testing.B) {
+	for _, size := range []int{1 << 10, 16 << 10, 1 << 20} {
+		b.Run(sizeLabel(size), func(b *testing.B) {
+			ts := newTestServer(b)
+			data := bytes.Repeat([]byte{'u'}, size)
+			c, err := net.Dial("tcp", ts.url[len("http://"):])
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			r := bufio.NewReaderSize(c, 64<<10)
+			head := []byte("POST /3,")
+			tail := []byte(" HTTP/1.1\r\nHost: bench\r\nContent-Type: application/octet-stream\r\nContent-Length: " + strconv.Itoa(size) + "\r\n\r\n")
+			req := make([]byte, 0, 256+size)
+			fid := make([]byte, 0, 32)
+			b.SetBytes(int64(size))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				fid = needle.FormatKeyCookie(fid[:0], uint64(i)+1, 0x12345678)
+				req = append(append(append(append(req[:0], head...), fid...), tail...), data...)
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				status, err := readStatusAndSkip(r)
+				if err != nil || status != 201 {
+					b.Fatalf("upload %d: status %d, %v", i, status, err)
+				}
+			}
+		})
+	}
+}
+
+// readStatusAndSkip reads one response with a Content-Length body and
+// returns its status.
+func readStatusAndSkip(r *bufio.Reader) (int, error) {
+	status, length := 0, -1
+	for first := true; ; first = false {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			return 0, err
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if first {
+			if len(line) >= 12 {
+				status, _ = strconv.Atoi(string(line[9:12]))
+			}
+			continue
+		}
+		if len(line) == 0 {
+			break
+		}
+		if k, v, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(k, []byte("Content-Length")) {
+			length, _ = strconv.Atoi(string(bytes.TrimSpace(v)))
+		}
+	}
+	if length < 0 {
+		return status, fmt.Errorf("no Content-Length")
+	}
+	_, err := r.Discard(length)
+	return status, err
+}
