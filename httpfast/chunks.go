@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"mime"
 	"strconv"
 	"strings"
 	"time"
@@ -69,22 +68,20 @@ func (s *Server) serveManifest(ctx *fasthttp.RequestCtx, n *needle.Needle, p fid
 	if buf != nil {
 		ctx.Response.SwapBody(buf[:0]) // n's bytes are not used past here
 	}
-	filename := string(p.filename)
-	if filename == "" {
-		filename = m.Name
+	filename := p.filename
+	if len(filename) == 0 {
+		filename = []byte(m.Name)
 	}
 	ext := p.ext
 	if len(ext) == 0 {
-		ext = extOf([]byte(filename))
+		ext = extOf(filename)
 	}
 	mimeType := ""
 	if m.Mime != "" && !strings.HasPrefix(m.Mime, "application/octet-stream") {
 		mimeType = m.Mime
 	}
 	if mimeType == "" {
-		if e := extOf([]byte(filename)); len(e) > 0 {
-			mimeType = mime.TypeByExtension(string(e))
-		}
+		mimeType = typeByExtension(extOf(filename))
 	}
 	ctx.Response.Header.Set("X-File-Store", "chunked")
 	total, err := m.total()
@@ -115,7 +112,7 @@ func (s *Server) serveManifest(ctx *fasthttp.RequestCtx, n *needle.Needle, p fid
 
 // writeChunked serves the total bytes of chunks as the body, honouring
 // HEAD and Range as writeStream does for one needle.
-func (s *Server) writeChunked(ctx *fasthttp.RequestCtx, filename, mimeType string, chunks []chunkInfo, total int64) {
+func (s *Server) writeChunked(ctx *fasthttp.RequestCtx, filename []byte, mimeType string, chunks []chunkInfo, total int64) {
 	s.contentHeaders(ctx, filename, mimeType)
 	if ctx.IsHead() {
 		ctx.Response.Header.SetContentLength(int(total))

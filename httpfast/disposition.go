@@ -8,12 +8,12 @@ import "mime"
 // form upstream sends), without allocating in the common cases: a token is
 // written bare, anything else printable ASCII as a quoted string. Names that
 // need RFC 2231 encoding (control or non-ASCII bytes) take the library path.
-func appendDisposition(dst []byte, disposition, filename string) []byte {
+func appendDisposition(dst []byte, disposition string, filename []byte) []byte {
 	quoted := false
 	for i := 0; i < len(filename); i++ {
 		c := filename[i]
 		if (c < ' ' || c > '~') && c != '\t' {
-			return append(dst, mime.FormatMediaType(disposition, map[string]string{"filename": filename})...)
+			return append(dst, mime.FormatMediaType(disposition, map[string]string{"filename": string(filename)})...)
 		}
 		if !isTokenByte(c) {
 			quoted = true
@@ -21,7 +21,7 @@ func appendDisposition(dst []byte, disposition, filename string) []byte {
 	}
 	dst = append(dst, disposition...)
 	dst = append(dst, "; filename="...)
-	if !quoted && filename != "" {
+	if !quoted && len(filename) > 0 {
 		return append(dst, filename...)
 	}
 	dst = append(dst, '"')

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"mime"
 	"strconv"
 	"strings"
 	"time"
@@ -259,25 +258,19 @@ func splitTags(list []byte) [][]byte {
 
 // nameAndType picks the download name and Content-Type as upstream: the
 // URL's file name, else the stored one; the stored MIME type unless it is
-// octet-stream, else by extension.
-func (s *Server) nameAndType(ctx *fasthttp.RequestCtx, n *needle.Needle, p fidPath) (filename, mimeType string) {
-	filename = string(p.filename)
-	ext := string(p.ext)
-	if len(n.Name) > 0 && filename == "" {
-		filename = string(n.Name)
-		if ext == "" {
-			ext = string(extOf(n.Name))
-		}
+// octet-stream, else by extension. filename aliases the request or n and
+// is valid while both are.
+func (s *Server) nameAndType(ctx *fasthttp.RequestCtx, n *needle.Needle, p fidPath) (filename []byte, mimeType string) {
+	filename = p.filename
+	if len(filename) == 0 && len(n.Name) > 0 {
+		filename = n.Name
 	}
 	if len(n.Mime) > 0 && !bytes.HasPrefix(n.Mime, []byte("application/octet-stream")) {
 		mimeType = string(n.Mime)
 	}
 	if mimeType == "" {
-		if e := string(extOf([]byte(filename))); e != "" {
-			mimeType = mime.TypeByExtension(e)
-		}
+		mimeType = typeByExtension(extOf(filename))
 	}
-	_ = ext
 	return filename, mimeType
 }
 
@@ -292,7 +285,7 @@ var passThrough = []struct{ query, header string }{
 
 // contentHeaders sets Content-Type, Accept-Ranges, the response-* query
 // overrides and Content-Disposition.
-func (s *Server) contentHeaders(ctx *fasthttp.RequestCtx, filename, mimeType string) {
+func (s *Server) contentHeaders(ctx *fasthttp.RequestCtx, filename []byte, mimeType string) {
 	h := &ctx.Response.Header
 	if mimeType != "" {
 		h.SetContentType(mimeType)
@@ -306,7 +299,7 @@ func (s *Server) contentHeaders(ctx *fasthttp.RequestCtx, filename, mimeType str
 			h.SetBytesV(pt.header, v)
 		}
 	}
-	if len(h.Peek("Content-Disposition")) == 0 && filename != "" {
+	if len(h.Peek("Content-Disposition")) == 0 && len(filename) > 0 {
 		disposition := "inline"
 		if dl := args.Peek("dl"); len(dl) > 0 {
 			if b, _ := strconv.ParseBool(string(dl)); b {
@@ -320,7 +313,7 @@ func (s *Server) contentHeaders(ctx *fasthttp.RequestCtx, filename, mimeType str
 
 // writeContent writes an in-memory body of total bytes, honouring HEAD and
 // Range. slice returns the bytes of a range.
-func (s *Server) writeContent(ctx *fasthttp.RequestCtx, filename, mimeType string, total int64, slice func(start, length int64) []byte) {
+func (s *Server) writeContent(ctx *fasthttp.RequestCtx, filename []byte, mimeType string, total int64, slice func(start, length int64) []byte) {
 	s.contentHeaders(ctx, filename, mimeType)
 	if ctx.IsHead() {
 		return // fasthttp sends the body's length and skips the body

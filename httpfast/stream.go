@@ -98,7 +98,7 @@ func (r *volumeSection) Read(p []byte) (int, error) {
 // writeStream serves size bytes of v's .dat from off as the body, honouring
 // HEAD and Range, without holding them in memory. It reports whether
 // release was handed to a streamed body (which runs it when closed).
-func (s *Server) writeStream(ctx *fasthttp.RequestCtx, filename, mimeType string, v *engine.Volume, off, size int64, release func()) bool {
+func (s *Server) writeStream(ctx *fasthttp.RequestCtx, filename []byte, mimeType string, v *engine.Volume, off, size int64, release func()) bool {
 	s.contentHeaders(ctx, filename, mimeType)
 	if ctx.IsHead() {
 		ctx.Response.Header.SetContentLength(int(size))
