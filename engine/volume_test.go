@@ -198,6 +198,63 @@ func TestGroupCommitConcurrentWriters(t *testing.T) {
 	}
 }
 
+// TestSplitAndWholeRecordsInOneBatch mixes writes below and above
+// splitWriteMin (records encoded whole and around their data) from
+// concurrent writers, so batches interleave both shapes, and checks every
+// record reads back with its data and its v3 append timestamp.
+func TestSplitAndWholeRecordsInOneBatch(t *testing.T) {
+	sizes := []int{1, 1 << 10, splitWriteMin - 1, splitWriteMin, splitWriteMin + 7, 200 << 10}
+	for name, io := range engines(t) {
+		for _, ver := range []needle.Version{needle.Version2, needle.Version3} {
+			t.Run(fmt.Sprintf("%s/v%d", name, ver), func(t *testing.T) {
+				dir := t.TempDir()
+				v := newVolume(t, dir, io, ver, 4)
+				const writers, per = 8, 12
+				appendAt := make([]uint64, writers*per+1)
+				var wg sync.WaitGroup
+				errs := make(chan error, writers)
+				for w := 0; w < writers; w++ {
+					wg.Add(1)
+					go func(w int) {
+						defer wg.Done()
+						for i := 0; i < per; i++ {
+							key := uint64(w*per + i + 1)
+							n := needle.Needle{ID: key, Cookie: uint32(key), Data: bytes.Repeat([]byte{byte(key)}, sizes[int(key)%len(sizes)])}
+							n.SetName([]byte(fmt.Sprintf("f%d.bin", key)))
+							if _, err := v.Write(&n, WriteOptions{}); err != nil {
+								errs <- err
+								return
+							}
+							appendAt[key] = n.AppendAtNs
+						}
+					}(w)
+				}
+				wg.Wait()
+				close(errs)
+				for err := range errs {
+					t.Fatal(err)
+				}
+				v.Close()
+				v = reopen(t, dir, io)
+				defer v.Close()
+				for key := uint64(1); key <= writers*per; key++ {
+					var n needle.Needle
+					if _, err := v.Read(&n, key, uint32(key), nil, ReadOptions{}); err != nil {
+						t.Fatalf("key %d: %v", key, err)
+					}
+					want := bytes.Repeat([]byte{byte(key)}, sizes[int(key)%len(sizes)])
+					if !bytes.Equal(n.Data, want) || string(n.Name) != fmt.Sprintf("f%d.bin", key) {
+						t.Fatalf("key %d: %d bytes, name %q", key, len(n.Data), n.Name)
+					}
+					if ver == needle.Version3 && (n.AppendAtNs == 0 || n.AppendAtNs != appendAt[key]) {
+						t.Fatalf("key %d: append ns on disk %d, reported %d", key, n.AppendAtNs, appendAt[key])
+					}
+				}
+			})
+		}
+	}
+}
+
 // TestTornTailRepair simulates crashes at each step of a write.
 func TestTornTailRepair(t *testing.T) {
 	tests := []struct {

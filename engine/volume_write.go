@@ -28,9 +28,21 @@ type WriteResult struct {
 	Unchanged bool  // identical to the stored needle: nothing was written
 }
 
+// splitWriteMin is the data size from which a write's record is encoded
+// around its data (needle.EncodeAround) and the data goes to the vectored
+// write as its own buffer instead of being copied into the record.
+const splitWriteMin = 64 << 10
+
 // op is one queued append: a write or a delete.
 type op struct {
-	rec    []byte // encoded record; the leader patches its v3 timestamp
+	// The record is rec[:dataAt] + data + rec[dataAt:]; data is nil unless
+	// the write was split (then it aliases the caller's needle data, which
+	// stays untouched until run returns). The leader patches the v3
+	// timestamp at rec[tsAt:].
+	rec    []byte
+	data   []byte
+	dataAt int
+	tsAt   int
 	key    uint64
 	cookie uint32
 	size   int32
@@ -78,13 +90,20 @@ func (v *Volume) Write(n *needle.Needle, opts WriteOptions) (WriteResult, error)
 		return WriteResult{Size: n.Size, Unchanged: true}, nil
 	}
 	o := opPool.Get().(*op)
-	o.rec = n.Encode(o.rec[:0], v.super.Version)
+	if len(n.Data) >= splitWriteMin {
+		o.rec, o.dataAt = n.EncodeAround(o.rec[:0], v.super.Version)
+		o.data = n.Data
+	} else {
+		o.rec = n.Encode(o.rec[:0], v.super.Version)
+		o.dataAt = len(o.rec)
+	}
+	o.tsAt = needle.AppendAtNsOffset(n.Size) - len(o.data)
 	o.key, o.cookie, o.size, o.delete, o.opts = n.ID, n.Cookie, n.Size, false, opts
 	o.modified = n.LastModified
 	v.commit.run(o)
 	res, err := WriteResult{Offset: o.offset, Size: o.size}, o.err
 	if err == nil && v.super.Version == needle.Version3 {
-		n.AppendAtNs = binary.BigEndian.Uint64(o.rec[needle.AppendAtNsOffset(n.Size):])
+		n.AppendAtNs = binary.BigEndian.Uint64(o.rec[o.tsAt:])
 	}
 	n.Cookie = o.cookie
 	o.release()
@@ -108,6 +127,8 @@ func (v *Volume) Delete(key uint64, cookie uint32, opts WriteOptions) (int32, er
 	n := needle.Needle{Cookie: cookie, ID: key}
 	o := opPool.Get().(*op)
 	o.rec = n.Encode(o.rec[:0], v.super.Version)
+	o.dataAt = len(o.rec)
+	o.tsAt = needle.AppendAtNsOffset(0)
 	o.key, o.cookie, o.size, o.delete, o.opts = key, cookie, 0, true, opts
 	o.modified = 0
 	v.commit.run(o)
@@ -124,6 +145,7 @@ func (o *op) release() {
 		o.rec = nil // do not pin large buffers in the pool
 	}
 	o.err = nil
+	o.data = nil
 	opPool.Put(o)
 }
 
@@ -218,13 +240,14 @@ func (v *Volume) commitBatch(batch []*op) {
 		if o.err = v.checkOp(o, batch[:i]); o.err != nil {
 			continue
 		}
-		if end+int64(len(o.rec)) > limit && !o.delete {
+		recLen := int64(len(o.rec) + len(o.data))
+		if end+recLen > limit && !o.delete {
 			o.err = fmt.Errorf("volume %d: %w: %d of %d bytes", v.ID, ErrVolumeFull, end, limit)
 			continue
 		}
 		if ver == needle.Version3 {
 			ts := max(nowNs(), v.lastAppendAtNs+1)
-			binary.BigEndian.PutUint64(o.rec[needle.AppendAtNsOffset(o.size):], ts)
+			binary.BigEndian.PutUint64(o.rec[o.tsAt:], ts)
 			v.lastAppendAtNs = ts
 		}
 		o.offset = end
@@ -233,8 +256,12 @@ func (v *Volume) commitBatch(batch []*op) {
 			rowSize = needle.TombstoneSize
 		}
 		rows = v.format.AppendEntry(rows, idx.Entry{Key: o.key, Offset: end, Size: rowSize})
-		bufs = append(bufs, o.rec)
-		end += int64(len(o.rec))
+		if o.data == nil {
+			bufs = append(bufs, o.rec)
+		} else {
+			bufs = append(bufs, o.rec[:o.dataAt], o.data, o.rec[o.dataAt:])
+		}
+		end += recLen
 		fsync = fsync || o.opts.Fsync
 		live = append(live, o)
 	}

@@ -146,20 +146,43 @@ func (n *Needle) EncodedSize(v Version) int64 {
 // the caller sets (normally NewCRC(n.Data)). Call Validate first for input
 // from outside.
 func (n *Needle) Encode(dst []byte, v Version) []byte {
-	total := n.EncodedSize(v)
+	dst, _ = n.encode(dst, v, true)
+	return dst
+}
+
+// EncodeAround appends the record for version v as Encode does but leaves
+// n.Data out, and returns the extended slice and the position, relative to
+// the record's start, where the data belongs: rec[:at] + n.Data + rec[at:]
+// is byte for byte Encode's record. A writer hands the three parts to one
+// vectored write so a large body is never copied.
+func (n *Needle) EncodeAround(dst []byte, v Version) (rec []byte, at int) {
+	return n.encode(dst, v, false)
+}
+
+func (n *Needle) encode(dst []byte, v Version, withData bool) ([]byte, int) {
+	total := int(n.EncodedSize(v))
+	if !withData {
+		total -= len(n.Data)
+	}
 	start := len(dst)
-	dst = grow(dst, int(total))
+	dst = grow(dst, total)
 	b := dst[start:]
+	at := HeaderSize
 	binary.BigEndian.PutUint32(b[0:4], n.Cookie)
 	binary.BigEndian.PutUint64(b[4:12], n.ID)
 	binary.BigEndian.PutUint32(b[12:16], uint32(n.Size))
 	p := HeaderSize
 	if v == Version1 {
-		p += copy(b[p:], n.Data)
+		if withData {
+			p += copy(b[p:], n.Data)
+		}
 	} else if n.Size > 0 {
 		binary.BigEndian.PutUint32(b[p:], uint32(len(n.Data)))
 		p += DataSizeSize
-		p += copy(b[p:], n.Data)
+		at = p
+		if withData {
+			p += copy(b[p:], n.Data)
+		}
 		b[p] = n.Flags
 		p++
 		if n.Has(FlagHasName) {
@@ -195,7 +218,7 @@ func (n *Needle) Encode(dst []byte, v Version) []byte {
 		p += TimestampSize
 	}
 	n.fillPadding(b[p:], v)
-	return dst
+	return dst, at
 }
 
 // AppendAtNsOffset is the position of the v3 append timestamp inside a

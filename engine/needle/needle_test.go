@@ -70,6 +70,26 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	}
 }
 
+func TestEncodeAroundMatchesEncode(t *testing.T) {
+	for name, orig := range sampleNeedles() {
+		for _, v := range []Version{Version1, Version2, Version3} {
+			n := orig
+			n.Checksum = NewCRC(n.Data)
+			want := n.Encode(nil, v)
+			prefix := []byte("kept")
+			rec, at := n.EncodeAround(append([]byte(nil), prefix...), v)
+			if !bytes.HasPrefix(rec, prefix) {
+				t.Fatalf("%s v%d: dst prefix overwritten", name, v)
+			}
+			rec = rec[len(prefix):]
+			got := append(append(append([]byte(nil), rec[:at]...), n.Data...), rec[at:]...)
+			if !bytes.Equal(got, want) {
+				t.Fatalf("%s v%d: split record (data at %d) differs from Encode's", name, v, at)
+			}
+		}
+	}
+}
+
 func TestDecodeMetaMatchesDecode(t *testing.T) {
 	for name, orig := range sampleNeedles() {
 		for _, v := range []Version{Version2, Version3} {
