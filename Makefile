@@ -57,7 +57,7 @@ parity: $(WEED) build
 
 # A few seconds of each fuzz target beyond its seed corpus.
 FUZZ_TARGETS := ./engine/needle:FuzzDecode ./engine/needle:FuzzParseKeyCookie ./engine/superblock:FuzzDecode \
-                ./engine/idx:FuzzDecode ./engine/vif:FuzzDecode ./httpfast:FuzzParseManifest
+                ./engine/idx:FuzzDecode ./engine/vif:FuzzDecode ./httpfast:FuzzParseManifest ./httpfast:FuzzAppendUploadResult ./httpfast:FuzzAppendDisposition
 FUZZTIME ?= 5s
 fuzz-smoke:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \

@@ -55,3 +55,58 @@ func (s *Server) setRequestID(ctx *fasthttp.RequestCtx) {
 	}
 	ctx.Response.Header.SetBytesV("x-amz-request-id", b)
 }
+
+// appendUploadResult appends the upload reply, byte for byte what
+// json.Marshal gives for uploadResult{Name: name, Size: size, ETag: the
+// checksum as 8 lower-case hex digits, Mime: mime, ContentMd5: md5}, with
+// no allocation for names and types that need no escaping.
+func appendUploadResult(dst, name []byte, size, checksum uint32, mime []byte, md5 string) []byte {
+	dst = append(dst, '{')
+	first := true
+	field := func(key string) {
+		if !first {
+			dst = append(dst, ',')
+		}
+		first = false
+		dst = append(append(append(dst, '"'), key...), `":`...)
+	}
+	if len(name) > 0 {
+		field("name")
+		dst = appendJSONString(dst, name)
+	}
+	if size != 0 {
+		field("size")
+		dst = strconv.AppendUint(dst, uint64(size), 10)
+	}
+	field("eTag")
+	const hexLower = "0123456789abcdef"
+	dst = append(dst, '"')
+	for i := 28; i >= 0; i -= 4 {
+		dst = append(dst, hexLower[(checksum>>uint(i))&15])
+	}
+	dst = append(dst, '"')
+	if len(mime) > 0 {
+		field("mime")
+		dst = appendJSONString(dst, mime)
+	}
+	if md5 != "" {
+		field("contentMd5")
+		dst = appendJSONString(dst, []byte(md5))
+	}
+	return append(dst, '}')
+}
+
+// appendJSONString appends s as encoding/json writes a string. Printable
+// ASCII other than the characters json escapes is copied as is; anything
+// else takes the library path.
+func appendJSONString(dst, s []byte) []byte {
+	for _, c := range s {
+		if c < ' ' || c > '~' || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			b, _ := json.Marshal(string(s))
+			return append(dst, b...)
+		}
+	}
+	dst = append(dst, '"')
+	dst = append(dst, s...)
+	return append(dst, '"')
+}

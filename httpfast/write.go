@@ -74,20 +74,13 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	}
-	// the local write and the forwards to the other replicas run side by
-	// side; the client is answered when both are done
+	var res engine.WriteResult
 	var replicaErr error
-	var forwarded sync.WaitGroup
 	if len(remote) > 0 {
-		rw := newReplicaWrite(ctx, &n, pu, v)
-		forwarded.Add(1)
-		go func() {
-			defer forwarded.Done()
-			replicaErr = s.replicateWrite(vid, remote, rw)
-		}()
+		res, err, replicaErr = s.writeAndReplicate(ctx, &n, pu, v, vid, remote)
+	} else {
+		res, err = v.Write(&n, engine.WriteOptions{Fsync: pu.fsync})
 	}
-	res, err := v.Write(&n, engine.WriteOptions{Fsync: pu.fsync})
-	forwarded.Wait()
 	if err == nil && replicaErr != nil {
 		writeJSONError(ctx, fasthttp.StatusInternalServerError, replicaErr.Error())
 		return
@@ -119,11 +112,38 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
 		return
 	}
-	out := uploadResult{Size: uint32(pu.originalSize), ETag: n.Etag(), Mime: string(n.Mime), ContentMd5: pu.contentMD5}
-	if n.Has(needle.FlagHasName) {
-		out.Name = string(n.Name)
+	if len(ctx.QueryArgs().Peek("pretty")) > 0 {
+		out := uploadResult{Size: uint32(pu.originalSize), ETag: n.Etag(), Mime: string(n.Mime), ContentMd5: pu.contentMD5}
+		if n.Has(needle.FlagHasName) {
+			out.Name = string(n.Name)
+		}
+		writeJSON(ctx, fasthttp.StatusCreated, out)
+		return
 	}
-	writeJSON(ctx, fasthttp.StatusCreated, out)
+	var name []byte
+	if n.Has(needle.FlagHasName) {
+		name = n.Name
+	}
+	var scratch [512]byte
+	ctx.SetStatusCode(fasthttp.StatusCreated)
+	ctx.Response.Header.SetContentType("application/json")
+	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	ctx.SetBody(appendUploadResult(scratch[:0], name, uint32(pu.originalSize), uint32(n.Checksum), n.Mime, pu.contentMD5))
+}
+
+// writeAndReplicate runs the local write of n and its forwards to the
+// other holders side by side and returns when both are done.
+func (s *Server) writeAndReplicate(ctx *fasthttp.RequestCtx, n *needle.Needle, pu *parsedUpload, v *engine.Volume, vid uint32, remote []string) (res engine.WriteResult, err, replicaErr error) {
+	rw := newReplicaWrite(ctx, n, pu, v)
+	var forwarded sync.WaitGroup
+	forwarded.Add(1)
+	go func() {
+		defer forwarded.Done()
+		replicaErr = s.replicateWrite(vid, remote, rw)
+	}()
+	res, err = v.Write(n, engine.WriteOptions{Fsync: pu.fsync})
+	forwarded.Wait()
+	return res, err, replicaErr
 }
 
 // delete serves DELETE.

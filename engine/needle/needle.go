@@ -2,6 +2,7 @@ package needle
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"time"
@@ -78,7 +79,7 @@ func (n *Needle) setFlag(f byte, on bool) {
 func (n *Needle) Etag() string {
 	var b [4]byte
 	binary.BigEndian.PutUint32(b[:], uint32(n.Checksum))
-	return fmt.Sprintf("%x", b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // HasExpired reports whether the needle's own TTL has run out at now. As
