@@ -76,6 +76,10 @@ type Volume struct {
 	idxSize        int64
 	lastAppendAtNs uint64
 	info           *vif.Info
+	// batchBufs and batchRows are commitBatch's scratch, kept between
+	// batches; they hold no references once a batch is done.
+	batchBufs [][]byte
+	batchRows []byte
 
 	// datSize is the end of the last fully written record. Written under mu;
 	// read without locks.

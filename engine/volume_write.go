@@ -232,8 +232,13 @@ func (v *Volume) commitBatch(batch []*op) {
 	end := start
 	limit := v.format.MaxVolumeSize()
 	ver := v.super.Version
-	bufs := make([][]byte, 0, len(batch))
-	rows := make([]byte, 0, len(batch)*v.format.EntrySize())
+	bufs, rows := v.batchBufs[:0], v.batchRows[:0]
+	defer func() {
+		clear(bufs) // drop the references to callers' data
+		if cap(bufs) <= 1024 && cap(rows) <= 64<<10 {
+			v.batchBufs, v.batchRows = bufs[:0], rows[:0]
+		}
+	}()
 	live := batch[:0:0]
 	fsync := false
 	for i, o := range batch {

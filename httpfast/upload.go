@@ -52,6 +52,9 @@ func parseUpload(ctx *fasthttp.RequestCtx, sizeLimit int64) (*parsedUpload, erro
 		}
 	})
 	ctx.Request.Header.VisitAll(func(k, v []byte) {
+		if len(k) < len("Seaweed-") || !bytes.EqualFold(k[:len("Seaweed-")], []byte("Seaweed-")) {
+			return
+		}
 		key := http.CanonicalHeaderKey(string(k))
 		if strings.HasPrefix(key, "Seaweed-") {
 			if pu.pairs == nil {
