@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -134,6 +135,9 @@ func TestQuickRunAgainstRealServers(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("report lacks %q:\n%s", want, text)
 		}
+	}
+	if !regexp.MustCompile(`\(weedvol [0-9a-f]{7}`).MatchString(text) {
+		t.Errorf("report does not name the weedvol build's commit:\n%s", text)
 	}
 	if strings.Contains(text, "not run:") || strings.Contains(text, "first error") {
 		t.Errorf("report has failed runs:\n%s", text)
