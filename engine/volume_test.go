@@ -154,38 +154,49 @@ func TestReadOnly(t *testing.T) {
 // TestGroupCommitConcurrentWriters runs many writers and readers at once
 // (run with -race) and checks every acknowledged write reads back, also
 // after a reopen.
+// writeConcurrently runs writers goroutines, each calling write for its
+// per keys in turn (key = w*per + i + 1), stops a writer at its first error
+// and fails the test with it once all are done.
+func writeConcurrently(t *testing.T, writers, per int, write func(i int, key uint64) error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < per; i++ {
+				if err := write(i, uint64(w*per+i+1)); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
 func TestGroupCommitConcurrentWriters(t *testing.T) {
 	for name, io := range engines(t) {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
 			v := newVolume(t, dir, io, needle.Version3, 4)
 			const writers, per = 16, 200
-			var wg sync.WaitGroup
-			errs := make(chan error, writers)
-			for w := 0; w < writers; w++ {
-				wg.Add(1)
-				go func(w int) {
-					defer wg.Done()
-					for i := 0; i < per; i++ {
-						key := uint64(w*per + i + 1)
-						n := needle.Needle{ID: key, Cookie: uint32(key), Data: bytes.Repeat([]byte{byte(key)}, int(key%977))}
-						if _, err := v.Write(&n, WriteOptions{Fsync: i%50 == 0}); err != nil {
-							errs <- err
-							return
-						}
-						var r needle.Needle
-						if _, err := v.Read(&r, key, uint32(key), nil, ReadOptions{}); err != nil {
-							errs <- fmt.Errorf("read own write %d: %w", key, err)
-							return
-						}
-					}
-				}(w)
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Fatal(err)
-			}
+			writeConcurrently(t, writers, per, func(i int, key uint64) error {
+				n := needle.Needle{ID: key, Cookie: uint32(key), Data: bytes.Repeat([]byte{byte(key)}, int(key%977))}
+				if _, err := v.Write(&n, WriteOptions{Fsync: i%50 == 0}); err != nil {
+					return err
+				}
+				var r needle.Needle
+				if _, err := v.Read(&r, key, uint32(key), nil, ReadOptions{}); err != nil {
+					return fmt.Errorf("read own write %d: %w", key, err)
+				}
+				return nil
+			})
 			v.Close()
 			v = reopen(t, dir, io)
 			defer v.Close()
@@ -211,29 +222,15 @@ func TestSplitAndWholeRecordsInOneBatch(t *testing.T) {
 				v := newVolume(t, dir, io, ver, 4)
 				const writers, per = 8, 12
 				appendAt := make([]uint64, writers*per+1)
-				var wg sync.WaitGroup
-				errs := make(chan error, writers)
-				for w := 0; w < writers; w++ {
-					wg.Add(1)
-					go func(w int) {
-						defer wg.Done()
-						for i := 0; i < per; i++ {
-							key := uint64(w*per + i + 1)
-							n := needle.Needle{ID: key, Cookie: uint32(key), Data: bytes.Repeat([]byte{byte(key)}, sizes[int(key)%len(sizes)])}
-							n.SetName([]byte(fmt.Sprintf("f%d.bin", key)))
-							if _, err := v.Write(&n, WriteOptions{}); err != nil {
-								errs <- err
-								return
-							}
-							appendAt[key] = n.AppendAtNs
-						}
-					}(w)
-				}
-				wg.Wait()
-				close(errs)
-				for err := range errs {
-					t.Fatal(err)
-				}
+				writeConcurrently(t, writers, per, func(_ int, key uint64) error {
+					n := needle.Needle{ID: key, Cookie: uint32(key), Data: bytes.Repeat([]byte{byte(key)}, sizes[int(key)%len(sizes)])}
+					n.SetName([]byte(fmt.Sprintf("f%d.bin", key)))
+					if _, err := v.Write(&n, WriteOptions{}); err != nil {
+						return err
+					}
+					appendAt[key] = n.AppendAtNs
+					return nil
+				})
 				v.Close()
 				v = reopen(t, dir, io)
 				defer v.Close()

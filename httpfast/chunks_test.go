@@ -97,13 +97,7 @@ func TestChunkManifestRead(t *testing.T) {
 
 	span := func(start, end int64) []byte { return want[start : end+1] }
 	remoteStart := int64(len(big) + len(zipped))
-	tests := []struct {
-		name, method, path string
-		hdr                map[string]string
-		status             int
-		body               []byte
-		header             map[string]string
-	}{
+	tests := []httpCase{
 		{"expanded", "GET", "/3,0500000005", nil, 200, want, map[string]string{
 			"X-File-Store": "chunked", "Content-Length": fmt.Sprint(total), "Content-Type": "text/plain; charset=utf-8",
 			"Content-Disposition": "inline; filename=movie.txt", "Accept-Ranges": "bytes"}},

@@ -25,6 +25,16 @@ type testServer struct {
 	state *nodestate.State
 }
 
+// httpCase is one request of a table-driven HTTP test and what its reply
+// must carry: status, body and headers.
+type httpCase struct {
+	name, method, path string
+	hdr                map[string]string
+	status             int
+	body               []byte
+	header             map[string]string
+}
+
 func newTestServer(t testing.TB) *testServer { return newTestServerWith(t, nil) }
 
 // newTestServerWith lets tune change the server's Config first.
@@ -102,13 +112,7 @@ func TestUploadReadDelete(t *testing.T) {
 	}
 	etag := resp.Header.Get("ETag")
 
-	tests := []struct {
-		name, method, path string
-		hdr                map[string]string
-		status             int
-		body               []byte
-		header             map[string]string
-	}{
+	tests := []httpCase{
 		{"get", "GET", "/3,01637037d6", nil, 200, data, map[string]string{"Content-Type": "application/x-custom", "ETag": etag, "Accept-Ranges": "bytes", "Content-Disposition": `inline; filename=hello.bin`}},
 		{"get with ext", "GET", "/3,01637037d6.bin", nil, 200, data, nil},
 		{"get slash form", "GET", "/3/01637037d6", nil, 200, data, nil},
