@@ -1,6 +1,7 @@
 package httpfast
 
 import (
+	"bytes"
 	"encoding/json"
 	"math/rand/v2"
 	"strconv"
@@ -13,22 +14,30 @@ import (
 // query has a non-empty "pretty", with nosniff, and no body for statuses
 // that cannot carry one.
 func writeJSON(ctx *fasthttp.RequestCtx, status int, obj any) {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		ctx.SetStatusCode(status)
+		return
+	}
+	writeJSONBody(ctx, status, b)
+}
+
+// writeJSONBody replies with status and the compact JSON document b,
+// indented when the request asks for ?pretty. b may be scratch memory: it
+// is copied into the response.
+func writeJSONBody(ctx *fasthttp.RequestCtx, status int, b []byte) {
 	ctx.SetStatusCode(status)
 	if status == fasthttp.StatusNoContent || status == fasthttp.StatusNotModified || status < 200 {
 		return
 	}
-	var b []byte
-	var err error
-	if len(ctx.QueryArgs().Peek("pretty")) > 0 {
-		b, err = json.MarshalIndent(obj, "", "  ")
-	} else {
-		b, err = json.Marshal(obj)
-	}
-	if err != nil {
-		return
-	}
 	ctx.Response.Header.SetContentType("application/json")
 	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
+	if len(ctx.QueryArgs().Peek("pretty")) > 0 {
+		var indented bytes.Buffer
+		if json.Indent(&indented, b, "", "  ") == nil {
+			b = indented.Bytes()
+		}
+	}
 	ctx.SetBody(b)
 }
 

@@ -6,6 +6,17 @@ import (
 	"testing"
 )
 
+// uploadResult is upstream's operation.UploadResult as JSON: the oracle
+// appendUploadResult is checked against, and what tests decode replies into.
+type uploadResult struct {
+	Name       string `json:"name,omitempty"`
+	Size       uint32 `json:"size,omitempty"`
+	Error      string `json:"error,omitempty"`
+	ETag       string `json:"eTag,omitempty"`
+	Mime       string `json:"mime,omitempty"`
+	ContentMd5 string `json:"contentMd5,omitempty"`
+}
+
 // FuzzAppendUploadResult checks the hand-written upload reply against
 // encoding/json on the same struct.
 func FuzzAppendUploadResult(f *testing.F) {

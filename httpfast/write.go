@@ -12,16 +12,6 @@ import (
 	"github.com/weedvol/weedvol/engine/needle"
 )
 
-// uploadResult is upstream's operation.UploadResult as JSON.
-type uploadResult struct {
-	Name       string `json:"name,omitempty"`
-	Size       uint32 `json:"size,omitempty"`
-	Error      string `json:"error,omitempty"`
-	ETag       string `json:"eTag,omitempty"`
-	Mime       string `json:"mime,omitempty"`
-	ContentMd5 string `json:"contentMd5,omitempty"`
-}
-
 // upload serves POST and PUT.
 func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 	if !s.waitUploadSlot(ctx) {
@@ -112,23 +102,13 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 		ctx.SetStatusCode(fasthttp.StatusNoContent)
 		return
 	}
-	if len(ctx.QueryArgs().Peek("pretty")) > 0 {
-		out := uploadResult{Size: uint32(pu.originalSize), ETag: n.Etag(), Mime: string(n.Mime), ContentMd5: pu.contentMD5}
-		if n.Has(needle.FlagHasName) {
-			out.Name = string(n.Name)
-		}
-		writeJSON(ctx, fasthttp.StatusCreated, out)
-		return
-	}
 	var name []byte
 	if n.Has(needle.FlagHasName) {
 		name = n.Name
 	}
 	var scratch [512]byte
-	ctx.SetStatusCode(fasthttp.StatusCreated)
-	ctx.Response.Header.SetContentType("application/json")
-	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
-	ctx.SetBody(appendUploadResult(scratch[:0], name, uint32(pu.originalSize), uint32(n.Checksum), n.Mime, pu.contentMD5))
+	writeJSONBody(ctx, fasthttp.StatusCreated,
+		appendUploadResult(scratch[:0], name, uint32(pu.originalSize), uint32(n.Checksum), n.Mime, pu.contentMD5))
 }
 
 // writeAndReplicate runs the local write of n and its forwards to the
