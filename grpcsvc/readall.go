@@ -1,6 +1,7 @@
 package grpcsvc
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
@@ -31,15 +32,41 @@ func (s *Service) ReadAllNeedles(req *volume_server_pb.ReadAllNeedlesRequest, st
 	return nil
 }
 
-// streamVolume scans v's records from the end of its super block to its
-// current size. buf is reused between records and returned.
+// streamVolume sends v's live records, from the end of its super block
+// to its current size. buf is reused between records and returned.
 func streamVolume(v *engine.Volume, stream volume_server_pb.VolumeServer_ReadAllNeedlesServer, buf []byte) ([]byte, error) {
 	ver := v.Version()
 	sb := v.SuperBlock()
+	live := func(off int64, h needle.Header) bool {
+		ioff, _, ok := v.Lookup(h.ID)
+		return ok && ioff == off
+	}
+	return scanRecords(stream.Context(), v, int64(sb.BlockSize()), buf, live, func(off int64, rec []byte) error {
+		var n needle.Needle
+		if err := n.DecodeAny(rec, ver); err != nil {
+			return fmt.Errorf("volume %d: needle at %d: %w", v.ID, off, err)
+		}
+		return stream.Send(&volume_server_pb.ReadAllNeedlesResponse{
+			VolumeId: v.ID, NeedleId: n.ID, Cookie: n.Cookie,
+			NeedleBlob: n.Data, NeedleBlobCompressed: n.IsCompressed(),
+			LastModified: n.LastModified, Crc: n.Checksum.Legacy(),
+			Name: n.Name, Mime: n.Mime,
+		})
+	})
+}
+
+// scanRecords walks v's .dat records from off to v's size when the scan
+// starts. For each record that want accepts (nil: all) it reads the whole
+// record into buf and calls fn with it; rec is valid during the call only.
+// It returns buf, grown as needed, for reuse. A header that does not fit
+// the file stops the scan with an error.
+func scanRecords(ctx context.Context, v *engine.Volume, off int64, buf []byte,
+	want func(off int64, h needle.Header) bool, fn func(off int64, rec []byte) error) ([]byte, error) {
+	ver := v.Version()
 	end := v.Size()
 	var hdr [needle.HeaderSize]byte
-	for off := int64(sb.BlockSize()); off+needle.HeaderSize <= end; {
-		if err := stream.Context().Err(); err != nil {
+	for off+needle.HeaderSize <= end {
+		if err := ctx.Err(); err != nil {
 			return buf, err
 		}
 		if err := readFullAt(v, hdr[:], off); err != nil {
@@ -53,7 +80,7 @@ func streamVolume(v *engine.Volume, stream volume_server_pb.VolumeServer_ReadAll
 		if off+total > end {
 			return buf, fmt.Errorf("volume %d: needle at %d runs past the end %d", v.ID, off, end)
 		}
-		if ioff, _, ok := v.Lookup(h.ID); ok && ioff == off {
+		if want == nil || want(off, h) {
 			if int64(cap(buf)) < total {
 				buf = make([]byte, total)
 			}
@@ -61,17 +88,7 @@ func streamVolume(v *engine.Volume, stream volume_server_pb.VolumeServer_ReadAll
 			if err := readFullAt(v, rec, off); err != nil {
 				return buf, fmt.Errorf("volume %d: read needle at %d: %w", v.ID, off, err)
 			}
-			var n needle.Needle
-			if err := n.DecodeAny(rec, ver); err != nil {
-				return buf, fmt.Errorf("volume %d: needle at %d: %w", v.ID, off, err)
-			}
-			err := stream.Send(&volume_server_pb.ReadAllNeedlesResponse{
-				VolumeId: v.ID, NeedleId: n.ID, Cookie: n.Cookie,
-				NeedleBlob: n.Data, NeedleBlobCompressed: n.IsCompressed(),
-				LastModified: n.LastModified, Crc: n.Checksum.Legacy(),
-				Name: n.Name, Mime: n.Mime,
-			})
-			if err != nil {
+			if err := fn(off, rec); err != nil {
 				return buf, err
 			}
 		}
