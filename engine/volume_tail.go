@@ -90,3 +90,20 @@ func (v *Volume) appendAtNsAt(off int64) (uint64, error) {
 	}
 	return binary.BigEndian.Uint64(ts[:]), nil
 }
+
+// CommittedSizes returns the .dat and .idx sizes as of the last committed
+// append, taken together: every record below dat has its row below idx.
+func (v *Volume) CommittedSizes() (dat, idx int64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.datSize.Load(), v.idxSize
+}
+
+// ReadIndexAt reads raw .idx bytes (rows as stored, for copies).
+func (v *Volume) ReadIndexAt(p []byte, off int64) (int, error) {
+	if err := v.acquire(); err != nil {
+		return 0, err
+	}
+	defer v.life.RUnlock()
+	return v.idxOS.ReadAt(p, off)
+}

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/engine/needle"
@@ -164,5 +167,64 @@ func TestValidateReplicaTarget(t *testing.T) {
 		if err := validateReplicaTarget(ctxT(t), tc.target); (err == nil) != tc.ok {
 			t.Errorf("validateReplicaTarget(%q) = %v, want ok %v", tc.target, err, tc.ok)
 		}
+	}
+}
+
+func TestVolumeIncrementalCopy(t *testing.T) {
+	e := newEnv(t)
+	const vid = 34
+	v := e.allocate(t, vid, "")
+	a := write(t, v, needle.Needle{ID: 1, Cookie: 1, Data: []byte("first")})
+	b := write(t, v, needle.Needle{ID: 2, Cookie: 2, Data: bytes.Repeat([]byte("b"), copyChunk+10)})
+
+	recv := func(since uint64, entries uint64) (dat, idx []byte, err error) {
+		stream, err := e.client.VolumeIncrementalCopy(ctxT(t), &volume_server_pb.VolumeIncrementalCopyRequest{VolumeId: vid, SinceNs: since, EntryCount: entries})
+		if err != nil {
+			return nil, nil, err
+		}
+		for {
+			msg, err := stream.Recv()
+			if errors.Is(err, io.EOF) {
+				return dat, idx, nil
+			}
+			if err != nil {
+				return dat, idx, err
+			}
+			dat = append(dat, msg.GetFileContent()...)
+			idx = append(idx, msg.GetIdxContent()...)
+		}
+	}
+	datFile, err := os.ReadFile(v.FileName(".dat"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idxFile, err := os.ReadFile(v.FileName(".idx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sb := v.SuperBlock()
+	// from nothing: every record, then the whole index
+	dat, idx, err := recv(0, 0)
+	if err != nil || !bytes.Equal(dat, datFile[sb.BlockSize():v.Size()]) || !bytes.Equal(idx, idxFile) {
+		t.Fatalf("since 0: %d data bytes, %d index bytes, %v", len(dat), len(idx), err)
+	}
+	// after the first record: the second record only, no index
+	off, _, _ := v.Lookup(b.ID)
+	dat, idx, err = recv(a.AppendAtNs, 0)
+	if err != nil || !bytes.Equal(dat, datFile[off:v.Size()]) || len(idx) != 0 {
+		t.Fatalf("since the first record: %d data bytes, %d index bytes, %v", len(dat), len(idx), err)
+	}
+	if dat, idx, err = recv(b.AppendAtNs, 0); err != nil || len(dat)+len(idx) != 0 {
+		t.Fatalf("since the last record: %d + %d bytes, %v", len(dat), len(idx), err)
+	}
+	if _, _, err = recv(0, 1); status.Code(err) != codes.Unimplemented {
+		t.Fatalf("resume by entry: %v", err)
+	}
+	stream, err := e.client.VolumeIncrementalCopy(ctxT(t), &volume_server_pb.VolumeIncrementalCopyRequest{VolumeId: 999})
+	if err == nil {
+		_, err = stream.Recv()
+	}
+	if err == nil || !strings.Contains(err.Error(), "not found volume id 999") {
+		t.Fatalf("missing volume: %v", err)
 	}
 }
