@@ -204,16 +204,7 @@ func (s *Store) AllocateVolume(id uint32, o AllocateOptions) error {
 	if _, ok := (*s.volumes.Load())[id]; ok {
 		return fmt.Errorf("volume %d: %w", id, ErrVolumeExists)
 	}
-	var best *Location
-	for _, l := range s.locations {
-		if !sameDiskType(l.DiskType, o.DiskType) {
-			continue
-		}
-		free := l.MaxVolumes - l.VolumeCount()
-		if free > 0 && (best == nil || free > best.MaxVolumes-best.VolumeCount()) {
-			best = l
-		}
-	}
+	best := s.pickLocation(o.DiskType)
 	if best == nil {
 		return ErrNoFreeSlot
 	}
@@ -228,6 +219,31 @@ func (s *Store) AllocateVolume(id uint32, o AllocateOptions) error {
 	best.count.Add(1)
 	s.publish(func(m map[uint32]*storeEntry) { m[id] = &storeEntry{v: v, loc: best} })
 	return nil
+}
+
+// PickLocation returns the directory of diskType with the most free volume
+// slots, where a new volume of that type would go, or ErrNoFreeSlot.
+func (s *Store) PickLocation(diskType string) (*Location, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if l := s.pickLocation(diskType); l != nil {
+		return l, nil
+	}
+	return nil, ErrNoFreeSlot
+}
+
+func (s *Store) pickLocation(diskType string) *Location {
+	var best *Location
+	for _, l := range s.locations {
+		if !sameDiskType(l.DiskType, diskType) {
+			continue
+		}
+		free := l.MaxVolumes - l.VolumeCount()
+		if free > 0 && (best == nil || free > best.MaxVolumes-best.VolumeCount()) {
+			best = l
+		}
+	}
+	return best
 }
 
 func sameDiskType(a, b string) bool {

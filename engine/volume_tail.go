@@ -107,3 +107,11 @@ func (v *Volume) ReadIndexAt(p []byte, off int64) (int, error) {
 	defer v.life.RUnlock()
 	return v.idxOS.ReadAt(p, off)
 }
+
+// LastAppendAtNs is the append time of the newest record (0 for an empty
+// or pre-v3 volume).
+func (v *Volume) LastAppendAtNs() uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.lastAppendAtNs
+}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
@@ -47,6 +48,9 @@ type Config struct {
 	WhiteList []string
 	// Pulse is the heartbeat period; DefaultPulse when 0.
 	Pulse time.Duration
+	// MaintenanceBytesPerSecond limits volume copies that do not set their
+	// own rate (-maintenanceMBps); 0 is unlimited.
+	MaintenanceBytesPerSecond int64
 
 	Logf func(format string, args ...any)
 }
@@ -68,6 +72,10 @@ type Service struct {
 	states   *statePersister
 	masters  *masterConns
 	hb       *heartbeater
+
+	// copying holds the ids of volumes a VolumeCopy is bringing in, so two
+	// copies of one volume never share staging files.
+	copying sync.Map // uint32 -> struct{}
 }
 
 // New creates the service. It reads (or creates) the per-directory uuid

@@ -95,7 +95,8 @@ func serve(o *options, logger *log.Logger) error {
 	svc := grpcsvc.New(grpcsvc.Config{
 		Store: store, State: state, IP: o.ip, Port: o.port, GrpcPort: o.portGrpc, PublicURL: publicURL,
 		DataCenter: o.dataCenter, Rack: o.rack, Masters: splitList(o.masters), ID: o.id, Logf: logf,
-		WhiteList: splitList(o.whiteList),
+		WhiteList:                 splitList(o.whiteList),
+		MaintenanceBytesPerSecond: int64(o.maintenanceMBps) << 20,
 	})
 	h := httpfast.New(httpfast.Config{
 		Store: store, State: state, ReadMode: o.readMode,
