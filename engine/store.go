@@ -311,6 +311,22 @@ func (s *Store) DeleteVolume(id uint32) error {
 	return e.v.Destroy()
 }
 
+// CommitCompactVolume commits volume id's compacted copy (see
+// Volume.CommitCompact) and publishes the Volume that results.
+func (s *Store) CommitCompactVolume(id uint32) (*Volume, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := (*s.volumes.Load())[id]
+	if !ok {
+		return nil, fmt.Errorf("volume %d: %w", id, ErrVolumeNotFound)
+	}
+	nv, err := e.v.CommitCompact()
+	if nv != e.v {
+		s.publish(func(m map[uint32]*storeEntry) { m[id] = &storeEntry{v: nv, loc: e.loc} })
+	}
+	return nv, err
+}
+
 // Close closes every volume.
 func (s *Store) Close() error {
 	s.mu.Lock()

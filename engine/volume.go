@@ -94,6 +94,16 @@ type Volume struct {
 	commit committer
 	// readers pools .dat descriptors for zero-copy sends (DatReader).
 	readers readerPool
+
+	// cfg is how the volume was opened, for reopening it after a
+	// compaction.
+	cfg VolumeConfig
+	// successor is the volume a committed compaction replaced this one
+	// with; see enter.
+	successor atomic.Pointer[Volume]
+	// compaction is the state of an uncommitted compaction (nil: none).
+	compactMu  sync.Mutex
+	compaction *compaction
 }
 
 // OpenVolume opens (or, with cfg.Create, creates) a volume and checks its
@@ -107,7 +117,8 @@ func OpenVolume(cfg VolumeConfig) (*Volume, error) {
 	if cfg.IO == nil {
 		cfg.IO = iouring.NewSync()
 	}
-	v := &Volume{ID: cfg.ID, Collection: cfg.Collection, dir: cfg.Dir, idxDir: cfg.IdxDir, logf: cfg.Logf}
+	v := &Volume{ID: cfg.ID, Collection: cfg.Collection, dir: cfg.Dir, idxDir: cfg.IdxDir, logf: cfg.Logf, cfg: cfg}
+	v.cfg.Create = false
 	if v.logf == nil {
 		v.logf = func(string, ...any) {}
 	}
@@ -249,7 +260,7 @@ func (v *Volume) FileName(ext string) string {
 }
 
 // SuperBlock returns the volume's super block.
-func (v *Volume) SuperBlock() superblock.SuperBlock { return v.super }
+func (v *Volume) SuperBlock() superblock.SuperBlock { return v.current().super }
 
 // Version is the needle version of the volume.
 func (v *Volume) Version() needle.Version { return v.super.Version }
@@ -258,16 +269,17 @@ func (v *Volume) Version() needle.Version { return v.super.Version }
 func (v *Volume) OffsetSize() int { return v.format.OffsetSize }
 
 // Size is the .dat length covered by complete records.
-func (v *Volume) Size() int64 { return v.datSize.Load() }
+func (v *Volume) Size() int64 { return v.current().datSize.Load() }
 
 // MaxSize is the largest .dat the volume's offset width can address.
 func (v *Volume) MaxSize() int64 { return v.format.MaxVolumeSize() }
 
 // LastModified is the time of the newest write, in Unix seconds.
-func (v *Volume) LastModified() int64 { return v.lastModified.Load() }
+func (v *Volume) LastModified() int64 { return v.current().lastModified.Load() }
 
 // IndexSize is the length of the .idx.
 func (v *Volume) IndexSize() int64 {
+	v = v.current()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.idxSize
@@ -280,22 +292,32 @@ type Stats struct {
 	MaxFileKey              uint64
 }
 
-// Stats returns the index counters, upstream's accounting.
+// Stats returns the index counters, upstream's accounting (zero for a
+// closed volume).
 func (v *Volume) Stats() Stats {
+	v, err := v.enter()
+	if err != nil {
+		return Stats{}
+	}
+	defer v.life.RUnlock()
 	m := v.index.Metrics()
 	return Stats{FileCount: m.FileCount, DeleteCount: m.DeletionCount, FileBytes: m.FileBytes,
 		DeletedBytes: m.DeletionBytes, MaxFileKey: m.MaxFileKey}
 }
 
 // IsReadOnly reports whether writes are refused, and ReadOnlyReason why.
-func (v *Volume) IsReadOnly() bool { return v.readOnly.Load() || v.damaged.Load() }
+func (v *Volume) IsReadOnly() bool {
+	v = v.current()
+	return v.readOnly.Load() || v.damaged.Load()
+}
 
 // IsDamaged reports whether Open found an inconsistency it could not repair.
-func (v *Volume) IsDamaged() bool { return v.damaged.Load() }
+func (v *Volume) IsDamaged() bool { return v.current().damaged.Load() }
 
 // SetReadOnly changes the operator's read-only mark and records it in the
 // .vif when persist is set.
 func (v *Volume) SetReadOnly(readOnly, persist bool) error {
+	v = v.current()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	prev := v.readOnly.Load()
@@ -314,6 +336,7 @@ func (v *Volume) SetReadOnly(readOnly, persist bool) error {
 
 // Info returns a copy of the volume's .vif content.
 func (v *Volume) Info() *vif.Info {
+	v = v.current()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return cloneInfo(v.info)
@@ -321,8 +344,9 @@ func (v *Volume) Info() *vif.Info {
 
 // Sync flushes the .dat and .idx to stable storage.
 func (v *Volume) Sync() error {
-	if err := v.acquire(); err != nil {
-		return err
+	v, aerr := v.enter()
+	if aerr != nil {
+		return aerr
 	}
 	defer v.life.RUnlock()
 	if err := v.dat.Sync(); err != nil {
@@ -331,7 +355,34 @@ func (v *Volume) Sync() error {
 	return v.idxOS.Sync()
 }
 
-// acquire takes life shared, failing on a closed volume.
+// enter takes life shared on the volume that now holds v's data and
+// returns it: v itself, or, when a committed compaction has replaced v, its
+// successor (followed as far as it goes). It fails with ErrClosed on a
+// volume closed for good.
+//
+// INVARIANT: successor is set, under life held exclusively, before closed
+// is; so a caller that finds v closed either finds the successor or none
+// will come.
+func (v *Volume) enter() (*Volume, error) {
+	for {
+		v.life.RLock()
+		if !v.closed {
+			return v, nil
+		}
+		next := v.successor.Load()
+		v.life.RUnlock()
+		if next == nil {
+			return nil, ErrClosed
+		}
+		v = next
+	}
+}
+
+// acquire takes life shared on v itself, failing with ErrClosed once v is
+// closed, compacted or not. Calls that hand out or take .dat/.idx offsets
+// (Lookup, ReadAt, ReadIndexAt, DatReader) use it: an offset from before
+// a compaction means nothing in the compacted files, so such a call fails
+// instead of being forwarded.
 func (v *Volume) acquire() error {
 	v.life.RLock()
 	if v.closed {
@@ -339,6 +390,18 @@ func (v *Volume) acquire() error {
 		return ErrClosed
 	}
 	return nil
+}
+
+// current is the volume that now holds v's data, without locks: for
+// counters and sizes that are read lock-free.
+func (v *Volume) current() *Volume {
+	for {
+		next := v.successor.Load()
+		if next == nil {
+			return v
+		}
+		v = next
+	}
 }
 
 // Close syncs and closes the volume's files; it waits for operations in

@@ -20,8 +20,9 @@ import (
 // It appends under mu, like a group-commit batch, so it is ordered with
 // concurrent writes and deletes.
 func (v *Volume) WriteBlob(key uint64, blob []byte, size int32) error {
-	if err := v.acquire(); err != nil {
-		return err
+	v, aerr := v.enter()
+	if aerr != nil {
+		return aerr
 	}
 	defer v.life.RUnlock()
 	if v.IsReadOnly() {

@@ -26,7 +26,8 @@ func (v *Volume) lookup(key uint64) (off int64, size int32, ok bool) {
 // Lookup returns where key's record lives and its index size (negative for
 // a deleted needle).
 func (v *Volume) Lookup(key uint64) (off int64, size int32, ok bool) {
-	if err := v.acquire(); err != nil {
+	aerr := v.acquire()
+	if aerr != nil {
 		return 0, 0, false
 	}
 	defer v.life.RUnlock()
@@ -42,8 +43,9 @@ func (v *Volume) Lookup(key uint64) (off int64, size int32, ok bool) {
 // An empty needle (size 0) reads as n with no data and no cookie check,
 // like upstream.
 func (v *Volume) Read(n *needle.Needle, key uint64, cookie uint32, buf []byte, opts ReadOptions) ([]byte, error) {
-	if err := v.acquire(); err != nil {
-		return buf, err
+	v, aerr := v.enter()
+	if aerr != nil {
+		return buf, aerr
 	}
 	defer v.life.RUnlock()
 	off, size, ok := v.lookup(key)
@@ -85,8 +87,9 @@ func (v *Volume) Read(n *needle.Needle, key uint64, cookie uint32, buf []byte, o
 // unverified). scratch holds the header and tail reads; it is grown when
 // too small and returned.
 func (v *Volume) DataRange(n *needle.Needle, key uint64, cookie uint32, scratch []byte, opts ReadOptions) (dataOff int64, dataSize uint32, _ []byte, err error) {
-	if err := v.acquire(); err != nil {
-		return 0, 0, scratch, err
+	v, aerr := v.enter()
+	if aerr != nil {
+		return 0, 0, scratch, aerr
 	}
 	defer v.life.RUnlock()
 	ver := v.super.Version
@@ -140,8 +143,9 @@ func (v *Volume) DataRange(n *needle.Needle, key uint64, cookie uint32, scratch 
 
 // ReadAt reads raw .dat bytes (needle blobs, streamed data).
 func (v *Volume) ReadAt(p []byte, off int64) (int, error) {
-	if err := v.acquire(); err != nil {
-		return 0, err
+	aerr := v.acquire()
+	if aerr != nil {
+		return 0, aerr
 	}
 	defer v.life.RUnlock()
 	return v.dat.ReadAt(p, off)
@@ -150,8 +154,9 @@ func (v *Volume) ReadAt(p []byte, off int64) (int, error) {
 // Ascend calls fn for every index entry in ascending key order, deleted
 // ones included (negative size), until fn returns false.
 func (v *Volume) Ascend(fn func(key uint64, off int64, size int32) bool) error {
-	if err := v.acquire(); err != nil {
-		return err
+	v, aerr := v.enter()
+	if aerr != nil {
+		return aerr
 	}
 	defer v.life.RUnlock()
 	v.index.Ascend(func(key, units uint64, size int32) bool {

@@ -26,8 +26,9 @@ type readerPool struct {
 // it keeps reading the file it was opened on, so a send already under way
 // completes with the bytes it started with.
 func (v *Volume) DatReader() (f *os.File, done func(), err error) {
-	if err := v.acquire(); err != nil {
-		return nil, nil, err
+	aerr := v.acquire()
+	if aerr != nil {
+		return nil, nil, aerr
 	}
 	defer v.life.RUnlock()
 	p := &v.readers

@@ -17,8 +17,9 @@ import (
 // It reads the rows committed when it starts; later appends are left to
 // the caller's next call.
 func (v *Volume) FirstAppendAfter(sinceNs uint64) (off int64, ok bool, err error) {
-	if err := v.acquire(); err != nil {
-		return 0, false, err
+	v, aerr := v.enter()
+	if aerr != nil {
+		return 0, false, aerr
 	}
 	defer v.life.RUnlock()
 	v.mu.Lock()
@@ -94,6 +95,7 @@ func (v *Volume) appendAtNsAt(off int64) (uint64, error) {
 // CommittedSizes returns the .dat and .idx sizes as of the last committed
 // append, taken together: every record below dat has its row below idx.
 func (v *Volume) CommittedSizes() (dat, idx int64) {
+	v = v.current()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.datSize.Load(), v.idxSize
@@ -101,8 +103,9 @@ func (v *Volume) CommittedSizes() (dat, idx int64) {
 
 // ReadIndexAt reads raw .idx bytes (rows as stored, for copies).
 func (v *Volume) ReadIndexAt(p []byte, off int64) (int, error) {
-	if err := v.acquire(); err != nil {
-		return 0, err
+	aerr := v.acquire()
+	if aerr != nil {
+		return 0, aerr
 	}
 	defer v.life.RUnlock()
 	return v.idxOS.ReadAt(p, off)
@@ -111,6 +114,7 @@ func (v *Volume) ReadIndexAt(p []byte, off int64) (int, error) {
 // LastAppendAtNs is the append time of the newest record (0 for an empty
 // or pre-v3 volume).
 func (v *Volume) LastAppendAtNs() uint64 {
+	v = v.current()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	return v.lastAppendAtNs

@@ -75,8 +75,9 @@ type committer struct {
 // Write appends n (its Cookie, ID, Data and metadata fields set; Checksum
 // computed here) to the volume. n.AppendAtNs is assigned by the volume.
 func (v *Volume) Write(n *needle.Needle, opts WriteOptions) (WriteResult, error) {
-	if err := v.acquire(); err != nil {
-		return WriteResult{}, err
+	v, aerr := v.enter()
+	if aerr != nil {
+		return WriteResult{}, aerr
 	}
 	defer v.life.RUnlock()
 	if v.IsReadOnly() {
@@ -114,8 +115,9 @@ func (v *Volume) Write(n *needle.Needle, opts WriteOptions) (WriteResult, error)
 // size the index held for the needle, or 0 (and no error) when the needle
 // was absent or already deleted, as upstream does.
 func (v *Volume) Delete(key uint64, cookie uint32, opts WriteOptions) (int32, error) {
-	if err := v.acquire(); err != nil {
-		return 0, err
+	v, aerr := v.enter()
+	if aerr != nil {
+		return 0, aerr
 	}
 	defer v.life.RUnlock()
 	if v.IsReadOnly() {

@@ -51,6 +51,9 @@ type Config struct {
 	// MaintenanceBytesPerSecond limits volume copies that do not set their
 	// own rate (-maintenanceMBps); 0 is unlimited.
 	MaintenanceBytesPerSecond int64
+	// CompactionBytesPerSecond limits vacuum's scan (-compactionMBps); 0 is
+	// unlimited.
+	CompactionBytesPerSecond int64
 
 	Logf func(format string, args ...any)
 }

@@ -2,7 +2,12 @@ package grpcsvc
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
 	"google.golang.org/grpc/codes"
@@ -34,23 +39,54 @@ func garbageRatio(st engine.Stats) float64 {
 	return float64(st.DeletedBytes) / float64(st.FileBytes)
 }
 
-// Compaction itself is not implemented yet. The three steps refuse in
-// maintenance mode first, as upstream's do, then answer Unimplemented, so
-// the master's vacuum of a volume stops at its first step with nothing
-// changed.
+// compactProgressEvery is how many scanned bytes pass between
+// VacuumVolumeCompact's progress messages, as upstream's.
+const compactProgressEvery = 128 << 20
 
-// VacuumVolumeCompact would write the compacted copy of a volume.
+// VacuumVolumeCompact writes the compacted copy of a volume beside it
+// (engine.Volume.Compact), paced by -compactionMBps, reporting progress
+// every 128 MiB scanned.
 func (s *Service) VacuumVolumeCompact(req *volume_server_pb.VacuumVolumeCompactRequest, stream volume_server_pb.VolumeServer_VacuumVolumeCompactServer) error {
-	if err := s.checkAdmin(stream.Context()); err != nil {
+	ctx := stream.Context()
+	if err := s.checkAdmin(ctx); err != nil {
 		return err
 	}
 	if err := s.maintenanceErr(); err != nil {
 		return err
 	}
-	return status.Error(codes.Unimplemented, "method VacuumVolumeCompact not implemented")
+	v, ok := s.store.Volume(req.GetVolumeId())
+	if !ok {
+		return status.Error(codes.NotFound, fmt.Sprintf("compact volume %d: volume id %d is not found during compact: %v", req.GetVolumeId(), req.GetVolumeId(), errVolumeNotFound))
+	}
+	pace := newPacer(s.cfg.CompactionBytesPerSecond)
+	var sendErr error
+	last, next := int64(0), int64(compactProgressEvery)
+	err := v.Compact(func(scanned int64) bool {
+		if pace.wait(ctx, int(scanned-last)) != nil {
+			return false
+		}
+		last = scanned
+		if scanned >= next {
+			next = scanned + compactProgressEvery
+			if sendErr = stream.Send(&volume_server_pb.VacuumVolumeCompactResponse{ProcessedBytes: scanned, LoadAvg_1M: loadPerCPU()}); sendErr != nil {
+				return false
+			}
+		}
+		return true
+	})
+	if sendErr != nil {
+		return sendErr
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("compact volume %d: %w", req.GetVolumeId(), err)
+	}
+	return nil
 }
 
-// VacuumVolumeCommit would swap the compacted copy in.
+// VacuumVolumeCommit swaps the compacted copy in.
 func (s *Service) VacuumVolumeCommit(ctx context.Context, req *volume_server_pb.VacuumVolumeCommitRequest) (*volume_server_pb.VacuumVolumeCommitResponse, error) {
 	if err := s.checkAdmin(ctx); err != nil {
 		return nil, err
@@ -58,10 +94,21 @@ func (s *Service) VacuumVolumeCommit(ctx context.Context, req *volume_server_pb.
 	if err := s.maintenanceErr(); err != nil {
 		return nil, err
 	}
-	return nil, status.Error(codes.Unimplemented, "method VacuumVolumeCommit not implemented")
+	resp := &volume_server_pb.VacuumVolumeCommitResponse{}
+	v, err := s.store.CommitCompactVolume(req.GetVolumeId())
+	if v != nil {
+		resp.IsReadOnly, resp.VolumeSize = v.IsReadOnly(), uint64(v.Size())
+	}
+	if err != nil {
+		if errors.Is(err, engine.ErrVolumeNotFound) {
+			return resp, status.Error(codes.NotFound, fmt.Sprintf("commit compact volume %d: %v", req.GetVolumeId(), err))
+		}
+		return resp, fmt.Errorf("commit compact volume %d: %w", req.GetVolumeId(), err)
+	}
+	return resp, nil
 }
 
-// VacuumVolumeCleanup would drop an uncommitted compacted copy.
+// VacuumVolumeCleanup drops an uncommitted compacted copy.
 func (s *Service) VacuumVolumeCleanup(ctx context.Context, req *volume_server_pb.VacuumVolumeCleanupRequest) (*volume_server_pb.VacuumVolumeCleanupResponse, error) {
 	if err := s.checkAdmin(ctx); err != nil {
 		return nil, err
@@ -69,5 +116,28 @@ func (s *Service) VacuumVolumeCleanup(ctx context.Context, req *volume_server_pb
 	if err := s.maintenanceErr(); err != nil {
 		return nil, err
 	}
-	return nil, status.Error(codes.Unimplemented, "method VacuumVolumeCleanup not implemented")
+	resp := &volume_server_pb.VacuumVolumeCleanupResponse{}
+	v, ok := s.store.Volume(req.GetVolumeId())
+	if !ok {
+		return resp, status.Error(codes.NotFound, fmt.Sprintf("cleanup volume %d: volume id %d is not found during cleaning up: %v", req.GetVolumeId(), req.GetVolumeId(), errVolumeNotFound))
+	}
+	if err := v.CleanupCompact(); err != nil {
+		return resp, fmt.Errorf("cleanup volume %d: %w", req.GetVolumeId(), err)
+	}
+	return resp, nil
+}
+
+// loadPerCPU is the 1-minute load average over the CPU count, as upstream
+// reports it with compaction progress; 0 where /proc/loadavg is missing.
+func loadPerCPU() float32 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	first, _, _ := strings.Cut(string(b), " ")
+	load, err := strconv.ParseFloat(first, 64)
+	if err != nil {
+		return 0
+	}
+	return float32(load / float64(runtime.NumCPU()))
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -72,6 +73,34 @@ func TestWithUpstreamMaster(t *testing.T) {
 	if err != nil || !bytes.Equal(got, payload) {
 		t.Fatalf("downloaded %d bytes, %v", len(got), err)
 	}
+
+	// delete the payload and have the master vacuum its volume through us
+	vid := fid[:strings.IndexByte(fid, ',')]
+	datPath := filepath.Join(vdir, vid+".dat")
+	before, err := os.Stat(datPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodDelete, "http://"+vol.Addr()+"/"+fid, nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("delete %s: %v %v", fid, resp, err)
+	}
+	resp.Body.Close()
+	shell := exec.Command(weed, "shell", "-master="+master.Addr())
+	shell.Stdin = strings.NewReader("lock\nvolume.vacuum -garbageThreshold 0.01 -volumeId " + vid + "\nunlock\nexit\n")
+	if out, err := shell.CombinedOutput(); err != nil {
+		t.Fatalf("weed shell volume.vacuum: %v\n%s", err, out)
+	}
+	after, err := os.Stat(datPath)
+	if err != nil || after.Size() >= before.Size() {
+		t.Fatalf("volume %s .dat %d bytes before vacuum, %v after (%v)", vid, before.Size(), after, err)
+	}
+	resp, err = http.Get("http://" + vol.Addr() + "/" + fid)
+	if err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("deleted %s after vacuum: %v %v", fid, resp, err)
+	}
+	resp.Body.Close()
 
 	out, err = exec.Command(weed, "benchmark", "-master="+master.Addr(), "-n=2000", "-c=8", "-size=1024").CombinedOutput()
 	if err != nil {

@@ -97,6 +97,7 @@ func serve(o *options, logger *log.Logger) error {
 		DataCenter: o.dataCenter, Rack: o.rack, Masters: splitList(o.masters), ID: o.id, Logf: logf,
 		WhiteList:                 splitList(o.whiteList),
 		MaintenanceBytesPerSecond: int64(o.maintenanceMBps) << 20,
+		CompactionBytesPerSecond:  int64(o.compactionMBps) << 20,
 	})
 	h := httpfast.New(httpfast.Config{
 		Store: store, State: state, ReadMode: o.readMode,
