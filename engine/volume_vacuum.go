@@ -44,13 +44,12 @@ const compactBuffer = 1 << 20
 // scanned so far and may stop the compaction by returning false. A
 // previous uncommitted copy is replaced.
 func (v *Volume) Compact(progress func(scanned int64) bool) (err error) {
-	v, err = v.enter()
-	if err != nil {
+	v = v.lockCompaction()
+	defer v.compactMu.Unlock()
+	if err := v.acquire(); err != nil {
 		return err
 	}
 	defer v.life.RUnlock()
-	v.compactMu.Lock()
-	defer v.compactMu.Unlock()
 	v.compaction = nil
 
 	datEnd, idxEnd := v.CommittedSizes()
@@ -135,10 +134,22 @@ func (v *Volume) Compact(progress func(scanned int64) bool) (err error) {
 	return nil
 }
 
+// lockCompaction locks compactMu of the volume that now holds v's data
+// and returns that volume. Lock order: compactMu before life.
+func (v *Volume) lockCompaction() *Volume {
+	for {
+		v = v.current()
+		v.compactMu.Lock()
+		if v.successor.Load() == nil {
+			return v
+		}
+		v.compactMu.Unlock() // replaced meanwhile: lock the successor
+	}
+}
+
 // CleanupCompact removes an uncommitted compacted copy, if any.
 func (v *Volume) CleanupCompact() error {
-	v = v.current()
-	v.compactMu.Lock()
+	v = v.lockCompaction()
 	defer v.compactMu.Unlock()
 	v.compaction = nil
 	var errs []error
@@ -155,8 +166,7 @@ func (v *Volume) CleanupCompact() error {
 // When the swapped files fail to open, the original files are put back and
 // reopened, and the error is returned with that Volume.
 func (v *Volume) CommitCompact() (*Volume, error) {
-	v = v.current()
-	v.compactMu.Lock()
+	v = v.lockCompaction()
 	defer v.compactMu.Unlock()
 	c := v.compaction
 	if c == nil {
