@@ -59,10 +59,11 @@ func streamVolume(v *engine.Volume, stream volume_server_pb.VolumeServer_ReadAll
 // starts. For each record that want accepts (nil: all) it reads the whole
 // record into buf and calls fn with it; rec is valid during the call only.
 // It returns buf, grown as needed, for reuse. A header that does not fit
-// the file stops the scan with an error.
+// the file, or a vacuum committed during the scan, stops it with an error.
 func scanRecords(ctx context.Context, v *engine.Volume, off int64, buf []byte,
 	want func(off int64, h needle.Header) bool, fn func(off int64, rec []byte) error) ([]byte, error) {
 	ver := v.Version()
+	rev := v.SuperBlock().CompactionRevision
 	end := v.Size()
 	var hdr [needle.HeaderSize]byte
 	for off+needle.HeaderSize <= end {
@@ -93,6 +94,11 @@ func scanRecords(ctx context.Context, v *engine.Volume, off int64, buf []byte,
 			}
 		}
 		off += total
+	}
+	if v.SuperBlock().CompactionRevision != rev {
+		// offsets and liveness checked above may belong to the files a
+		// vacuum replaced during the scan
+		return buf, fmt.Errorf("volume %d was compacted during the scan", v.ID)
 	}
 	return buf, nil
 }
