@@ -344,13 +344,94 @@ func (p *pacer) wait(ctx context.Context, n int) error {
 	}
 }
 
-// ReceiveFile (a peer pushing volume or EC shard files here) is refused in
-// maintenance mode, as upstream refuses it before reading the stream.
-// Receiving files is not implemented yet: it answers Unimplemented, so a
-// caller falls back or fails loudly instead of believing a file landed.
+// ReceiveFile takes a file a peer pushes for a mounted volume: the first
+// message names the volume and the extension, the rest carry the bytes,
+// written to <volume base><ext> beside the volume's .dat. Problems with the
+// request are answered in the response's Error, as upstream does. Refused:
+// maintenance mode (as an error), the files of the mounted volume itself
+// (.dat, .idx, .vif, .wvx, and a compaction's .cpd, .cpx: overwriting them
+// under a live volume would corrupt it), EC shards and staged new volumes
+// (erasure coding is not implemented yet).
 func (s *Service) ReceiveFile(stream volume_server_pb.VolumeServer_ReceiveFileServer) error {
 	if err := s.maintenanceErr(); err != nil {
 		return err
 	}
-	return status.Error(codes.Unimplemented, "method ReceiveFile not implemented")
+	reply := func(written uint64, problem string) error {
+		return stream.SendAndClose(&volume_server_pb.ReceiveFileResponse{BytesWritten: written, Error: problem})
+	}
+	var f *os.File
+	var written uint64
+	fail := func(problem string) error {
+		if f != nil {
+			f.Close()
+			os.Remove(f.Name())
+			f = nil
+		}
+		return reply(0, problem)
+	}
+	defer func() {
+		if f != nil {
+			f.Close()
+		}
+	}()
+	for {
+		req, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			if f != nil {
+				if err := errors.Join(f.Sync(), f.Close()); err != nil {
+					os.Remove(f.Name())
+					f = nil
+					return reply(0, fmt.Sprintf("failed to write file: %v", err))
+				}
+				f = nil
+			}
+			return reply(written, "")
+		}
+		if err != nil {
+			if f != nil {
+				f.Close()
+				os.Remove(f.Name())
+				f = nil
+			}
+			return fmt.Errorf("failed to receive stream: %v", err)
+		}
+		switch data := req.GetData().(type) {
+		case *volume_server_pb.ReceiveFileRequest_Info:
+			if f != nil {
+				return fail("file info sent twice")
+			}
+			info := data.Info
+			if err := checkExt(info.GetExt()); err != nil {
+				return fail(err.Error())
+			}
+			if info.GetIsEcVolume() {
+				return fail(fmt.Sprintf("ec volume %d: receiving erasure-coded shards is not supported", info.GetVolumeId()))
+			}
+			v, ok := s.store.Volume(info.GetVolumeId())
+			if !ok {
+				if info.GetDiskType() != "" {
+					return fail(fmt.Sprintf("volume %d: staging a new volume is not supported", info.GetVolumeId()))
+				}
+				return fail(fmt.Sprintf("volume %d not found", info.GetVolumeId()))
+			}
+			switch info.GetExt() {
+			case ".dat", ".idx", ".vif", ".wvx", ".cpd", ".cpx":
+				return fail(fmt.Sprintf("refusing to overwrite %s of mounted volume %d", info.GetExt(), v.ID))
+			}
+			if f, err = os.Create(v.FileName(info.GetExt())); err != nil {
+				return fail(fmt.Sprintf("failed to create file: %v", err))
+			}
+		case *volume_server_pb.ReceiveFileRequest_FileContent:
+			if f == nil {
+				return fail("file info must be sent first")
+			}
+			n, err := f.Write(data.FileContent)
+			if err != nil {
+				return fail(fmt.Sprintf("failed to write file: %v", err))
+			}
+			written += uint64(n)
+		default:
+			return fail("unknown message type")
+		}
+	}
 }

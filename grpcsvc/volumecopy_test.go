@@ -138,3 +138,56 @@ func TestVolumeCopyIsPaced(t *testing.T) {
 		t.Fatalf("paced copy took %v", took)
 	}
 }
+
+func TestReceiveFile(t *testing.T) {
+	e := newEnv(t)
+	const vid = 40
+	e.allocate(t, vid, "")
+	send := func(msgs ...*volume_server_pb.ReceiveFileRequest) (*volume_server_pb.ReceiveFileResponse, error) {
+		stream, err := e.client.ReceiveFile(ctxT(t))
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range msgs {
+			if err := stream.Send(m); err != nil {
+				return nil, err
+			}
+		}
+		return stream.CloseAndRecv()
+	}
+	info := func(ext string) *volume_server_pb.ReceiveFileRequest {
+		return &volume_server_pb.ReceiveFileRequest{Data: &volume_server_pb.ReceiveFileRequest_Info{Info: &volume_server_pb.ReceiveFileInfo{VolumeId: vid, Ext: ext}}}
+	}
+	content := func(b string) *volume_server_pb.ReceiveFileRequest {
+		return &volume_server_pb.ReceiveFileRequest{Data: &volume_server_pb.ReceiveFileRequest_FileContent{FileContent: []byte(b)}}
+	}
+	resp, err := send(info(".tmprecv"), content("part one, "), content("part two"))
+	if err != nil || resp.GetError() != "" || resp.GetBytesWritten() != 18 {
+		t.Fatalf("receive: %v, %v", resp, err)
+	}
+	v, _ := e.store.Volume(vid)
+	if got, _ := os.ReadFile(v.FileName(".tmprecv")); string(got) != "part one, part two" {
+		t.Fatalf("received file holds %q", got)
+	}
+	for _, tc := range []struct {
+		msgs []*volume_server_pb.ReceiveFileRequest
+		want string
+	}{
+		{[]*volume_server_pb.ReceiveFileRequest{content("early")}, "file info must be sent first"},
+		{[]*volume_server_pb.ReceiveFileRequest{{}}, "unknown message type"},
+		{[]*volume_server_pb.ReceiveFileRequest{info(".dat"), content("clobber")}, "refusing to overwrite .dat"},
+		{[]*volume_server_pb.ReceiveFileRequest{info("../x")}, "invalid file extension"},
+	} {
+		resp, err := send(tc.msgs...)
+		if err != nil || !strings.Contains(resp.GetError(), tc.want) {
+			t.Errorf("want %q: %v, %v", tc.want, resp, err)
+		}
+	}
+	if st, _ := os.Stat(v.FileName(".dat")); st.Size() != v.Size() {
+		t.Fatalf(".dat changed by a refused receive")
+	}
+	e.setMaintenance(t, true)
+	if _, err := send(info(".tmprecv")); err == nil || !strings.Contains(err.Error(), "maintenance mode") {
+		t.Fatalf("receive in maintenance: %v", err)
+	}
+}
