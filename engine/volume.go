@@ -109,8 +109,17 @@ type Volume struct {
 // OpenVolume opens (or, with cfg.Create, creates) a volume and checks its
 // tail: an .idx row cut mid-way is dropped, a .dat record cut mid-way is cut
 // off, and complete records the .idx does not name yet are indexed. What
-// cannot be explained leaves the volume read-only rather than failing.
+// cannot be explained leaves the volume read-only rather than failing. A
+// compaction a crash interrupted is first finished or dropped
+// (finishInterruptedCompaction).
 func OpenVolume(cfg VolumeConfig) (*Volume, error) {
+	return openVolume(cfg, true)
+}
+
+// openVolume is OpenVolume; settle first finishes or drops a compaction a
+// crash interrupted (CommitCompact reopens without it: its backups are
+// still needed then).
+func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 	if cfg.IdxDir == "" {
 		cfg.IdxDir = cfg.Dir
 	}
@@ -126,6 +135,9 @@ func OpenVolume(cfg VolumeConfig) (*Volume, error) {
 	// An .idx beside the .dat wins over -dir.idx, as upstream.
 	if _, err := os.Stat(filepath.Join(cfg.Dir, base+".idx")); err == nil {
 		v.idxDir = cfg.Dir
+	}
+	if settle {
+		v.finishInterruptedCompaction()
 	}
 	info, hasInfo, err := vif.Load(v.FileName(".vif"))
 	if err != nil {

@@ -201,7 +201,7 @@ func (v *Volume) CommitCompact() (*Volume, error) {
 	if err := os.Rename(v.FileName(".cpx"), idxPath); err != nil {
 		return v.reopenAfterFailedSwap(backups, err)
 	}
-	nv, err := OpenVolume(v.cfg)
+	nv, err := openVolume(v.cfg, false)
 	if err != nil {
 		return v.reopenAfterFailedSwap(backups, fmt.Errorf("open compacted volume: %w", err))
 	}
@@ -274,7 +274,7 @@ func (v *Volume) reopenAfterFailedSwap(backups [][2]string, cause error) (*Volum
 	os.Remove(v.FileName(".wvx"))
 	os.Remove(v.FileName(".cpd"))
 	os.Remove(v.FileName(".cpx"))
-	nv, err := OpenVolume(v.cfg)
+	nv, err := openVolume(v.cfg, false)
 	v.closed = true
 	if err != nil {
 		return v, errors.Join(cause, fmt.Errorf("reopen original volume: %w", err))
@@ -289,4 +289,29 @@ func growTo(b []byte, n int) []byte {
 		return make([]byte, n)
 	}
 	return b[:n]
+}
+
+// finishInterruptedCompaction settles the files a crash left in the middle
+// of compaction, before the volume is opened. A .cpx without its .cpd means
+// the commit had moved the compacted .dat into place: the .cpx is the
+// index that goes with it, so it is moved in too. A .cpd means no commit
+// got to the swap: the copy is stale and dropped (its state lived in
+// memory). Backups a finished swap did not get to remove are removed.
+func (v *Volume) finishInterruptedCompaction() {
+	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	cpd, cpx := v.FileName(".cpd"), v.FileName(".cpx")
+	switch {
+	case exists(cpd):
+		os.Remove(cpd)
+		os.Remove(cpx)
+	case exists(cpx):
+		if err := os.Rename(cpx, v.FileName(".idx")); err != nil {
+			v.logf("volume %d: finish interrupted compaction: %v", v.ID, err)
+			return
+		}
+		os.Remove(v.FileName(".wvx"))
+		v.logf("volume %d: finished a compaction interrupted after its .dat was swapped in", v.ID)
+	}
+	os.Remove(v.FileName(".dat") + ".precompact")
+	os.Remove(v.FileName(".idx") + ".precompact")
 }

@@ -247,3 +247,65 @@ func TestConcurrentVacuums(t *testing.T) {
 		return true
 	})
 }
+
+// TestCompactionInterruptedAtSwap reopens a volume whose commit stopped
+// between moving the compacted .dat in and moving its index in, and one
+// whose compaction never got to commit.
+func TestCompactionInterruptedAtSwap(t *testing.T) {
+	io := engines(t)["sync"]
+	prepare := func(t *testing.T) (string, *Volume, uint16) {
+		dir := t.TempDir()
+		v := newVolume(t, dir, io, needle.Version3, 4)
+		for key := uint64(1); key <= 10; key++ {
+			mustWrite(t, v, key, 1, payload(key, 0))
+		}
+		for key := uint64(1); key <= 5; key++ {
+			if _, err := v.Delete(key, 1, WriteOptions{}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rev := v.SuperBlock().CompactionRevision
+		if err := v.Compact(nil); err != nil {
+			t.Fatal(err)
+		}
+		return dir, v, rev
+	}
+	checkLive := func(t *testing.T, v *Volume) {
+		for key := uint64(6); key <= 10; key++ {
+			if got := mustRead(t, v, key, 1); !bytes.Equal(got, payload(key, 0)) {
+				t.Fatalf("key %d after reopen", key)
+			}
+		}
+	}
+	t.Run("after the .dat swap", func(t *testing.T) {
+		dir, v, rev := prepare(t)
+		cpd := v.FileName(".cpd")
+		dat := v.FileName(".dat")
+		v.Close()
+		if err := os.Rename(cpd, dat); err != nil {
+			t.Fatal(err)
+		}
+		re := reopen(t, dir, io)
+		defer re.Close()
+		if re.IsDamaged() || re.SuperBlock().CompactionRevision != rev+1 {
+			t.Fatalf("damaged %v, revision %d, want %d", re.IsDamaged(), re.SuperBlock().CompactionRevision, rev+1)
+		}
+		checkLive(t, re)
+		if _, err := os.Stat(re.FileName(".cpx")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf(".cpx left: %v", err)
+		}
+	})
+	t.Run("before the swap", func(t *testing.T) {
+		dir, v, rev := prepare(t)
+		v.Close()
+		re := reopen(t, dir, io)
+		defer re.Close()
+		if re.IsDamaged() || re.SuperBlock().CompactionRevision != rev {
+			t.Fatalf("damaged %v, revision %d, want %d", re.IsDamaged(), re.SuperBlock().CompactionRevision, rev)
+		}
+		checkLive(t, re)
+		if _, err := os.Stat(re.FileName(".cpd")); !errors.Is(err, os.ErrNotExist) {
+			t.Fatalf(".cpd left: %v", err)
+		}
+	})
+}
