@@ -86,39 +86,35 @@ func (v *Volume) Compact(progress func(scanned int64) bool) (err error) {
 	}
 	pos := int64(len(hdr))
 	var rows []byte
-	var rec []byte
-	ver := v.super.Version
-	var hb [needle.HeaderSize]byte
-	for off := int64(v.super.BlockSize()); off+needle.HeaderSize <= datEnd; {
-		if err := v.readFull(hb[:], off); err != nil {
-			return fmt.Errorf("volume %d: compact: read needle header at %d: %w", v.ID, off, err)
+	stopped := fmt.Errorf("volume %d: compaction stopped", v.ID)
+	visit := func(off int64, h needle.Header) (bool, error) {
+		if progress != nil && !progress(off) {
+			return false, stopped
 		}
-		h, _ := needle.ParseHeader(hb[:])
-		if h.Size < 0 {
-			return fmt.Errorf("volume %d: compact: needle at %d has negative size %d", v.ID, off, h.Size)
+		ioff, size, ok := v.lookup(h.ID)
+		return ok && ioff == off && size >= 0, nil
+	}
+	keep := func(off int64, rec []byte) error {
+		h, _ := needle.ParseHeader(rec)
+		if _, err := w.Write(rec); err != nil {
+			return err
 		}
-		total := needle.ActualSize(h.Size, ver)
-		if ioff, size, ok := v.lookup(h.ID); ok && ioff == off && size >= 0 {
-			rec = growTo(rec, int(total))
-			if err := v.readFull(rec, off); err != nil {
-				return fmt.Errorf("volume %d: compact: read needle at %d: %w", v.ID, off, err)
-			}
-			if _, err := w.Write(rec); err != nil {
+		rows = v.format.AppendEntry(rows, idx.Entry{Key: h.ID, Offset: pos, Size: h.Size})
+		pos += int64(len(rec))
+		if len(rows) >= 1<<20 {
+			if _, err := cpx.Write(rows); err != nil {
 				return err
 			}
-			rows = v.format.AppendEntry(rows, idx.Entry{Key: h.ID, Offset: pos, Size: size})
-			pos += total
-			if len(rows) >= 1<<20 {
-				if _, err := cpx.Write(rows); err != nil {
-					return err
-				}
-				rows = rows[:0]
-			}
+			rows = rows[:0]
 		}
-		off += total
-		if progress != nil && !progress(off) {
-			return fmt.Errorf("volume %d: compaction stopped", v.ID)
+		return nil
+	}
+	read := func(p []byte, off int64) error { return v.readFull(p, off) }
+	if _, err := needle.WalkRecords(read, v.super.Version, int64(v.super.BlockSize()), datEnd, nil, visit, keep); err != nil {
+		if err == stopped {
+			return err
 		}
+		return fmt.Errorf("volume %d: compact: %w", v.ID, err)
 	}
 	if err := w.Flush(); err != nil {
 		return err

@@ -62,38 +62,23 @@ func streamVolume(v *engine.Volume, stream volume_server_pb.VolumeServer_ReadAll
 // the file, or a vacuum committed during the scan, stops it with an error.
 func scanRecords(ctx context.Context, v *engine.Volume, off int64, buf []byte,
 	want func(off int64, h needle.Header) bool, fn func(off int64, rec []byte) error) ([]byte, error) {
-	ver := v.Version()
 	rev := v.SuperBlock().CompactionRevision
-	end := v.Size()
-	var hdr [needle.HeaderSize]byte
-	for off+needle.HeaderSize <= end {
-		if err := ctx.Err(); err != nil {
-			return buf, err
+	read := func(p []byte, off int64) error { return readFullAt(v, p, off) }
+	var stopped error // ctx's or fn's error, returned as is
+	visit := func(off int64, h needle.Header) (bool, error) {
+		stopped = ctx.Err()
+		return stopped == nil && (want == nil || want(off, h)), stopped
+	}
+	send := func(off int64, rec []byte) error {
+		stopped = fn(off, rec)
+		return stopped
+	}
+	buf, err := needle.WalkRecords(read, v.Version(), off, v.Size(), buf, visit, send)
+	if err != nil {
+		if stopped == nil {
+			err = fmt.Errorf("volume %d: %w", v.ID, err)
 		}
-		if err := readFullAt(v, hdr[:], off); err != nil {
-			return buf, fmt.Errorf("volume %d: read needle header at %d: %w", v.ID, off, err)
-		}
-		h, _ := needle.ParseHeader(hdr[:])
-		if h.Size < 0 {
-			return buf, fmt.Errorf("volume %d: needle at %d has negative size %d", v.ID, off, h.Size)
-		}
-		total := needle.ActualSize(h.Size, ver)
-		if off+total > end {
-			return buf, fmt.Errorf("volume %d: needle at %d runs past the end %d", v.ID, off, end)
-		}
-		if want == nil || want(off, h) {
-			if int64(cap(buf)) < total {
-				buf = make([]byte, total)
-			}
-			rec := buf[:total]
-			if err := readFullAt(v, rec, off); err != nil {
-				return buf, fmt.Errorf("volume %d: read needle at %d: %w", v.ID, off, err)
-			}
-			if err := fn(off, rec); err != nil {
-				return buf, err
-			}
-		}
-		off += total
+		return buf, err
 	}
 	if v.SuperBlock().CompactionRevision != rev {
 		// offsets and liveness checked above may belong to the files a
