@@ -28,6 +28,44 @@
 // the .idx never names bytes the .dat does not hold except in its last rows,
 // and the .dat may hold records past the last row; Open repairs both.
 //
+// INVARIANT: no writer is answered before its batch's .dat records and .idx
+// rows are both written (and, if any writer asked, both fsynced). So every
+// acknowledged write or delete has its row in the .idx (in the page cache at
+// least), and a record past the last row was never acknowledged.
+//
+// # Crash story: a write batch (writes and deletes alike)
+//
+// A delete is a write of an empty record (the tombstone) whose row carries
+// the tombstone size. One batch does, in order:
+//
+//  1. pwritev the batch's records at the end of the .dat;
+//  2. pwrite the batch's rows at the end of the .idx;
+//  3. if a writer asked for fsync: fsync the .dat, then the .idx;
+//  4. publish the rows to the in-memory index and answer the writers.
+//
+// A process crash (SIGKILL) keeps what reached the page cache:
+//
+//   - during 1: a torn record past the last row. Open cuts it off.
+//   - between 1 and 2 (one pwrite long): complete records without rows.
+//     Open indexes the non-empty ones (they are complete, intact writes,
+//     never acknowledged, so either outcome is allowed) and never an empty
+//     one: a tombstone and an empty upload are the same bytes, and reading
+//     a tombstone as a live empty needle would bring a deleted file back as
+//     0 bytes. Empty records at the end are cut off.
+//   - during 2: a partial last row (dropped) or some of the batch's rows.
+//     Rows are in record order, so the missing ones are a suffix, handled as
+//     above.
+//   - during 3 or 4: both files complete; the batch is on disk, whether or
+//     not its writers were answered.
+//
+// A machine crash loses what was not fsynced, in any order between the two
+// files: rows naming bytes past the end of the .dat are dropped; a last row
+// whose record does not check out leaves the volume read-only (damaged)
+// rather than serving it. An fsync that fails leaves the page cache in an
+// unknown state (the kernel may have dropped the pages it could not write):
+// the batch fails, both files are cut back, and the volume turns read-only
+// until an operator looks at it.
+//
 // # Locks
 //
 // Lock order: Volume.life before Volume.mu before committer.qmu. Readers

@@ -127,12 +127,23 @@ func (v *Volume) findTail(idxSize int64) (end int64, appendAtNs uint64, err erro
 
 // repairDatTail handles .dat bytes past the last indexed record: complete,
 // intact records get their rows; a torn last record is cut off.
+//
+// An empty record (size 0) past the last row is never indexed: on disk a
+// delete's tombstone and an empty upload are the same bytes, and a
+// tombstone read back as a live empty needle would bring a deleted file
+// back as 0 bytes. Such a record was never acknowledged (a batch's rows are
+// written before any of its writers is answered), so leaving it out loses
+// nothing: the needle keeps whatever the .idx says. Empty records at the
+// very end are cut off with the torn bytes, so the next open starts clean.
 func (v *Volume) repairDatTail(start, datSize int64) error {
 	ver := v.super.Version
 	var rows []byte
 	lastNs := v.lastAppendAtNs
 	at := start
 	var buf []byte
+	// keepEnd is the end of the last record indexed (or start); what lies
+	// past it when the scan ends is torn bytes or skipped empty records.
+	keepEnd, keptNs, skipped := start, lastNs, 0
 	for at < datSize {
 		if datSize-at < needle.HeaderSize {
 			break
@@ -169,10 +180,16 @@ func (v *Volume) repairDatTail(start, datSize int64) error {
 			}
 			lastNs = n.AppendAtNs
 		}
-		// An empty record is a delete or an empty write; they are identical
-		// on disk, and an empty live entry is the safer reading.
-		rows = v.format.AppendEntry(rows, idx.Entry{Key: n.ID, Offset: at, Size: n.Size})
 		at += size
+		if n.Size == 0 {
+			skipped++
+			continue
+		}
+		rows = v.format.AppendEntry(rows, idx.Entry{Key: n.ID, Offset: at - size, Size: n.Size})
+		keepEnd, keptNs = at, n.AppendAtNs
+	}
+	if skipped > 0 {
+		v.logf("volume %d: leaving %d empty records past the index out of it (a delete or an empty write that was never acknowledged)", v.ID, skipped)
 	}
 	if len(rows) > 0 {
 		v.logf("volume %d: indexing %d needles the index was missing", v.ID, len(rows)/v.format.EntrySize())
@@ -187,17 +204,19 @@ func (v *Volume) repairDatTail(start, datSize int64) error {
 		}
 		v.idxSize += int64(len(rows))
 	}
-	if at < datSize {
-		v.logf("volume %d: cutting %d bytes of a torn write off the end of %s", v.ID, datSize-at, v.datOS.Name())
-		if err := v.datOS.Truncate(at); err != nil {
+	if keepEnd < datSize {
+		v.logf("volume %d: cutting %d bytes of torn or unindexed empty records off the end of %s", v.ID, datSize-keepEnd, v.datOS.Name())
+		if err := v.datOS.Truncate(keepEnd); err != nil {
 			return fmt.Errorf("volume %d: truncate data file: %w", v.ID, err)
 		}
 		if err := v.datOS.Sync(); err != nil {
 			return err
 		}
 	}
-	v.datSize.Store(at)
-	v.lastAppendAtNs = lastNs
+	v.datSize.Store(keepEnd)
+	if ver == needle.Version3 {
+		v.lastAppendAtNs = keptNs
+	}
 	return nil
 }
 

@@ -282,6 +282,38 @@ func TestTornTailRepair(t *testing.T) {
 			want: []uint64{1, 2, 3, 60},
 		},
 		{
+			// a delete killed between its .dat write and its .idx row: the
+			// tombstone must not come back as a live empty needle
+			name: "tombstone without idx row",
+			damage: func(t *testing.T, dir string, v *Volume) {
+				n := needle.Needle{ID: 2, Cookie: 2, AppendAtNs: 1 << 62}
+				n.Checksum = needle.NewCRC(nil)
+				appendFile(t, v.FileName(".dat"), n.Encode(nil, needle.Version3))
+			},
+			want: []uint64{1, 2, 3},
+		},
+		{
+			name: "tombstone of a needle never written, without idx row",
+			damage: func(t *testing.T, dir string, v *Volume) {
+				n := needle.Needle{ID: 65, Cookie: 65, AppendAtNs: 1 << 62}
+				n.Checksum = needle.NewCRC(nil)
+				appendFile(t, v.FileName(".dat"), n.Encode(nil, needle.Version3))
+			},
+			want: []uint64{1, 2, 3}, missing: []uint64{65},
+		},
+		{
+			name: "tombstone then a complete record, neither indexed",
+			damage: func(t *testing.T, dir string, v *Volume) {
+				n := needle.Needle{ID: 66, Cookie: 66, AppendAtNs: 1 << 62}
+				n.Checksum = needle.NewCRC(nil)
+				appendFile(t, v.FileName(".dat"), n.Encode(nil, needle.Version3))
+				m := needle.Needle{ID: 67, Cookie: 67, Data: []byte("after the tombstone"), AppendAtNs: 1<<62 + 1}
+				m.Checksum = needle.NewCRC(m.Data)
+				appendFile(t, v.FileName(".dat"), m.Encode(nil, needle.Version3))
+			},
+			want: []uint64{1, 2, 3, 67}, missing: []uint64{66},
+		},
+		{
 			name: "partial idx row",
 			damage: func(t *testing.T, dir string, v *Volume) {
 				appendFile(t, v.FileName(".idx"), []byte{1, 2, 3, 4, 5})
@@ -324,7 +356,10 @@ func TestTornTailRepair(t *testing.T) {
 				t.Fatalf("damaged = %v", v.IsDamaged())
 			}
 			for _, k := range tc.want {
-				mustRead(t, v, k, uint32(k))
+				got := mustRead(t, v, k, uint32(k))
+				if want := fmt.Sprintf("needle %d", k); k <= 3 && string(got) != want {
+					t.Fatalf("key %d reads %q, want %q", k, got, want)
+				}
 			}
 			for _, k := range tc.missing {
 				var n needle.Needle

@@ -275,30 +275,40 @@ func (v *Volume) commitBatch(batch []*op) {
 	if len(live) == 0 {
 		return
 	}
-	fail := func(err error) {
+	// The .idx rows go out right after the records, before any fsync: a
+	// process that dies after the .dat write and before its rows leaves
+	// records without rows, and the window for that is one pwrite, not an
+	// fsync (see "Crash story" in doc.go). Nothing is published or
+	// acknowledged until both files are written (and synced, if asked).
+	fail := func(err error, rowsWritten bool) {
+		if rowsWritten {
+			_ = v.idxOS.Truncate(v.idxSize)
+		}
 		_ = v.datOS.Truncate(start)
 		for _, o := range live {
 			o.err = err
 		}
 	}
 	if _, err := v.dat.WriteVAt(bufs, start); err != nil {
-		fail(fmt.Errorf("volume %d: append: %w", v.ID, err))
+		fail(fmt.Errorf("volume %d: append: %w", v.ID, err), false)
 		return
-	}
-	if fsync {
-		if err := v.dat.Sync(); err != nil {
-			fail(fmt.Errorf("volume %d: sync: %w", v.ID, err))
-			return
-		}
 	}
 	if _, err := v.idxOS.WriteAt(rows, v.idxSize); err != nil {
-		_ = v.idxOS.Truncate(v.idxSize)
-		fail(fmt.Errorf("volume %d: append index: %w", v.ID, err))
+		fail(fmt.Errorf("volume %d: append index: %w", v.ID, err), true)
 		return
 	}
 	if fsync {
+		// After a failed fsync the kernel may have dropped the dirty pages
+		// it could not write: what the files hold is no longer known, so
+		// the volume stops taking writes (and says so in its heartbeat).
+		if err := v.dat.Sync(); err != nil {
+			fail(fmt.Errorf("volume %d: sync: %w", v.ID, err), true)
+			v.failSync(err)
+			return
+		}
 		if err := v.idxOS.Sync(); err != nil {
-			fail(fmt.Errorf("volume %d: sync index: %w", v.ID, err))
+			fail(fmt.Errorf("volume %d: sync index: %w", v.ID, err), true)
+			v.failSync(err)
 			return
 		}
 	}
@@ -312,6 +322,12 @@ func (v *Volume) commitBatch(batch []*op) {
 	}
 	v.datSize.Store(end)
 	v.lastModified.Store(time.Now().Unix())
+}
+
+// failSync marks the volume read-only after a failed fsync.
+func (v *Volume) failSync(err error) {
+	v.logf("volume %d: fsync failed (%v); the volume is read-only from now on", v.ID, err)
+	v.damaged.Store(true)
 }
 
 // checkOp validates o against the index and against ops earlier in the same
