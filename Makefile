@@ -12,7 +12,7 @@ WEED_PKG    := github.com/seaweedfs/seaweedfs/weed
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './tools/*' -not -path './parity/*' 2>/dev/null)
 
-.PHONY: all build test test-unit vet fuzz-smoke darwin run bench bench-quick microbench parity parity-ratchet clean
+.PHONY: all build test test-unit vet fuzz-smoke darwin run bench bench-quick microbench parity parity-ratchet crash clean
 
 all: build
 
@@ -70,6 +70,11 @@ fuzz-smoke:
 	@for pkg in ./mmapidx; do \
 	  for fn in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
 	    echo "fuzz $$pkg $$fn"; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZCOUNT_FILES) $$pkg || exit 1; done; done
+
+# 100 SIGKILL/restart cycles of weedvol under load, with tail cuts
+# (reliability/doc.go); the short form runs in `make test`.
+crash: $(WEED) build
+	WEED_BINARY=$(WEED) WEEDVOL_BINARY=$(WEEDVOL) $(GO) test -count=1 -timeout 60m -run TestCrash ./reliability -crash.cycles=100 -v
 
 # A local master + weedvol on ./data, ready to take uploads.
 run: $(WEED) build

@@ -46,12 +46,16 @@
 // A process crash (SIGKILL) keeps what reached the page cache:
 //
 //   - during 1: a torn record past the last row. Open cuts it off.
-//   - between 1 and 2 (one pwrite long): complete records without rows.
-//     Open indexes the non-empty ones (they are complete, intact writes,
-//     never acknowledged, so either outcome is allowed) and never an empty
-//     one: a tombstone and an empty upload are the same bytes, and reading
-//     a tombstone as a live empty needle would bring a deleted file back as
-//     0 bytes. Empty records at the end are cut off.
+//   - between 1 and 2 (one pwrite long): complete records without rows,
+//     never acknowledged, so either outcome is allowed. Open indexes them in
+//     .dat order (indexTail): a non-empty record as the write it is; an
+//     empty one, which on disk is the same bytes whether it is a delete's
+//     tombstone or an empty upload, as a delete when its needle is live at
+//     that point (deletes are only appended for live needles) and as an
+//     empty upload otherwise. A tombstone is never read back as a live
+//     empty needle, which would bring a deleted file back as 0 bytes. The
+//     same reading recovers acknowledged writes and deletes whose rows a
+//     machine crash lost while their records survived.
 //   - during 2: a partial last row (dropped) or some of the batch's rows.
 //     Rows are in record order, so the missing ones are a suffix, handled as
 //     above.

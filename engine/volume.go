@@ -80,6 +80,9 @@ type Volume struct {
 	// batches; they hold no references once a batch is done.
 	batchBufs [][]byte
 	batchRows []byte
+	// pendingTail holds, during Open only, the records past the last .idx
+	// row that checkTail found and indexTail indexes.
+	pendingTail []tailRecord
 
 	// datSize is the end of the last fully written record. Written under mu;
 	// read without locks.
@@ -174,6 +177,9 @@ func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 	}
 	if v.index, err = mmapidx.Open(v.FileName(".idx"), offsetSize); err != nil {
 		return nil, fmt.Errorf("volume %d: load index: %w", cfg.ID, err)
+	}
+	if err := v.indexTail(); err != nil {
+		return nil, err
 	}
 	if info.GetReadOnly() {
 		v.readOnly.Store(true)

@@ -126,24 +126,14 @@ func (v *Volume) findTail(idxSize int64) (end int64, appendAtNs uint64, err erro
 }
 
 // repairDatTail handles .dat bytes past the last indexed record: complete,
-// intact records get their rows; a torn last record is cut off.
-//
-// An empty record (size 0) past the last row is never indexed: on disk a
-// delete's tombstone and an empty upload are the same bytes, and a
-// tombstone read back as a live empty needle would bring a deleted file
-// back as 0 bytes. Such a record was never acknowledged (a batch's rows are
-// written before any of its writers is answered), so leaving it out loses
-// nothing: the needle keeps whatever the .idx says. Empty records at the
-// very end are cut off with the torn bytes, so the next open starts clean.
+// intact records are kept for indexTail, which gives them rows once the
+// index is loaded; a torn last record is cut off.
 func (v *Volume) repairDatTail(start, datSize int64) error {
 	ver := v.super.Version
-	var rows []byte
 	lastNs := v.lastAppendAtNs
 	at := start
 	var buf []byte
-	// keepEnd is the end of the last record indexed (or start); what lies
-	// past it when the scan ends is torn bytes or skipped empty records.
-	keepEnd, keptNs, skipped := start, lastNs, 0
+	var pending []tailRecord
 	for at < datSize {
 		if datSize-at < needle.HeaderSize {
 			break
@@ -180,42 +170,92 @@ func (v *Volume) repairDatTail(start, datSize int64) error {
 			}
 			lastNs = n.AppendAtNs
 		}
+		pending = append(pending, tailRecord{key: n.ID, offset: at, size: n.Size})
 		at += size
-		if n.Size == 0 {
-			skipped++
-			continue
-		}
-		rows = v.format.AppendEntry(rows, idx.Entry{Key: n.ID, Offset: at - size, Size: n.Size})
-		keepEnd, keptNs = at, n.AppendAtNs
 	}
-	if skipped > 0 {
-		v.logf("volume %d: leaving %d empty records past the index out of it (a delete or an empty write that was never acknowledged)", v.ID, skipped)
-	}
-	if len(rows) > 0 {
-		v.logf("volume %d: indexing %d needles the index was missing", v.ID, len(rows)/v.format.EntrySize())
-		if err := v.dat.Sync(); err != nil {
-			return err
-		}
-		if _, err := v.idxOS.WriteAt(rows, v.idxSize); err != nil {
-			return fmt.Errorf("volume %d: append index rows: %w", v.ID, err)
-		}
-		if err := v.idxOS.Sync(); err != nil {
-			return err
-		}
-		v.idxSize += int64(len(rows))
-	}
-	if keepEnd < datSize {
-		v.logf("volume %d: cutting %d bytes of torn or unindexed empty records off the end of %s", v.ID, datSize-keepEnd, v.datOS.Name())
-		if err := v.datOS.Truncate(keepEnd); err != nil {
+	if at < datSize {
+		v.logf("volume %d: cutting %d bytes of a torn write off the end of %s", v.ID, datSize-at, v.datOS.Name())
+		if err := v.datOS.Truncate(at); err != nil {
 			return fmt.Errorf("volume %d: truncate data file: %w", v.ID, err)
 		}
 		if err := v.datOS.Sync(); err != nil {
 			return err
 		}
 	}
-	v.datSize.Store(keepEnd)
-	if ver == needle.Version3 {
-		v.lastAppendAtNs = keptNs
+	v.datSize.Store(at)
+	v.lastAppendAtNs = lastNs
+	v.pendingTail = pending
+	return nil
+}
+
+// tailRecord is a complete record past the last .idx row.
+type tailRecord struct {
+	key    uint64
+	offset int64
+	size   int32
+}
+
+// indexTail gives the records repairDatTail kept their .idx rows, in .dat
+// order, against the loaded index.
+//
+// A non-empty record is a write. An empty record (size 0) is either a
+// delete's tombstone or an empty upload: the bytes are the same. Deletes
+// are appended only for needles that are live (a delete of an absent or
+// deleted needle writes nothing), so an empty record whose needle is not
+// live at that point is an empty upload, and one whose needle is live is
+// taken for a delete, by far the likelier of the two. A tombstone is
+// never read back as a live empty needle (which would bring a deleted
+// file back as 0 bytes).
+func (v *Volume) indexTail() error {
+	pending := v.pendingTail
+	v.pendingTail = nil
+	if len(pending) == 0 {
+		return nil
+	}
+	if err := v.dat.Sync(); err != nil {
+		return err
+	}
+	var rows []byte
+	// live tracks the needles the tail itself makes live or deletes, which
+	// the index does not show until the rows are applied.
+	live := map[uint64]bool{}
+	deletes := 0
+	type apply struct {
+		key    uint64
+		offset int64
+		size   int32
+		delete bool
+	}
+	applies := make([]apply, 0, len(pending))
+	for _, r := range pending {
+		isLive, seen := live[r.key]
+		if !seen {
+			_, size, ok := v.index.Get(r.key)
+			isLive = ok && size >= 0
+		}
+		a := apply{key: r.key, offset: r.offset, size: r.size}
+		if r.size == 0 && isLive {
+			a.delete, a.size = true, needle.TombstoneSize
+			deletes++
+		}
+		live[r.key] = !a.delete
+		rows = v.format.AppendEntry(rows, idx.Entry{Key: a.key, Offset: a.offset, Size: a.size})
+		applies = append(applies, a)
+	}
+	v.logf("volume %d: indexing %d records the index was missing (%d empty ones taken for deletes)", v.ID, len(pending), deletes)
+	if _, err := v.idxOS.WriteAt(rows, v.idxSize); err != nil {
+		return fmt.Errorf("volume %d: append index rows: %w", v.ID, err)
+	}
+	if err := v.idxOS.Sync(); err != nil {
+		return err
+	}
+	v.idxSize += int64(len(rows))
+	for _, a := range applies {
+		if a.delete {
+			v.index.Delete(a.key)
+		} else {
+			v.index.Put(a.key, uint64(a.offset)/idx.Unit, a.size)
+		}
 	}
 	return nil
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-	"github.com/valyala/fasthttp"
 
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/nodestate"
@@ -34,7 +33,7 @@ func TestJWT(t *testing.T) {
 	store.AllocateVolume(3, engine.AllocateOptions{})
 	s := New(Config{Store: store, State: nodestate.New(), ReadMode: "local", SigningKey: []byte("w"), ReadSigningKey: []byte("r")})
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	srv := &fasthttp.Server{Handler: s.Admin}
+	srv := FastServer(s.Admin, 0)
 	go srv.Serve(l)
 	defer srv.Shutdown()
 	base := "http://" + l.Addr().String()

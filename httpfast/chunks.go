@@ -62,7 +62,7 @@ func (s *Server) serveManifest(ctx *fasthttp.RequestCtx, n *needle.Needle, p fid
 	}
 	m, err := parseManifest(n.Data, n.IsCompressed())
 	if err != nil {
-		s.cfg.Logf("load chunk manifest %s: %v", ctx.Path(), err)
+		s.cfg.Logf("load chunk manifest %s: %v", requestPath(ctx), err)
 		return false
 	}
 	if buf != nil {
@@ -95,7 +95,7 @@ func (s *Server) serveManifest(ctx *fasthttp.RequestCtx, n *needle.Needle, p fid
 		data, err := io.ReadAll(cs)
 		cs.Close()
 		if err != nil {
-			s.cfg.Logf("read chunks of %s: %v", ctx.Path(), err)
+			s.cfg.Logf("read chunks of %s: %v", requestPath(ctx), err)
 			writeJSONError(ctx, fasthttp.StatusInternalServerError, err.Error())
 			return true
 		}
@@ -133,6 +133,7 @@ func (s *Server) writeChunked(ctx *fasthttp.RequestCtx, filename []byte, mimeTyp
 			r := ranges[0]
 			ctx.Response.Header.Set("Content-Range", r.contentRange(total))
 			ctx.SetStatusCode(fasthttp.StatusPartialContent)
+			s.sniffChunks(ctx, mimeType, chunks, r.start, r.length)
 			ctx.SetBodyStream(s.newChunkStream(chunks, r.start, r.length, 0), int(r.length))
 			return
 		}
@@ -146,7 +147,20 @@ func (s *Server) writeChunked(ctx *fasthttp.RequestCtx, filename []byte, mimeTyp
 		ctx.SetStatusCode(fasthttp.StatusPartialContent)
 		return
 	}
+	s.sniffChunks(ctx, mimeType, chunks, 0, total)
 	ctx.SetBodyStream(s.newChunkStream(chunks, 0, total, 0), int(total))
+}
+
+// sniffChunks is sniffType for a body streamed from chunks: it reads the
+// first bytes of the range once more for the guess.
+func (s *Server) sniffChunks(ctx *fasthttp.RequestCtx, mimeType string, chunks []chunkInfo, start, length int64) {
+	if mimeType != "" || length == 0 {
+		return
+	}
+	cs := s.newChunkStream(chunks, start, min(length, sniffLen), 0)
+	head, _ := io.ReadAll(cs)
+	cs.Close()
+	sniffType(ctx, mimeType, head)
 }
 
 // chunkStream reads length bytes of a manifest's file from a start

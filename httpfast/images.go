@@ -107,7 +107,7 @@ func (s *Server) transformImage(ctx *fasthttp.RequestCtx, n *needle.Needle, p fi
 	if n.IsCompressed() && len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
 		plain, err := gunzip(data)
 		if err != nil {
-			s.cfg.Logf("ungzip %s: %v", ctx.Path(), err)
+			s.cfg.Logf("ungzip %s: %v", requestPath(ctx), err)
 		}
 		data = plain // nil on failure, as upstream
 	}

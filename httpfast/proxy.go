@@ -77,7 +77,7 @@ func (s *Server) notLocal(ctx *fasthttp.RequestCtx, vid uint32) {
 		s.proxyTo(ctx, target)
 		return
 	}
-	p := parseFidPath(ctx.Path())
+	p := parseFidPath(requestPath(ctx))
 	loc := "http://" + target + "/" + string(p.vid) + "," + string(p.fid)
 	q := "proxied=true"
 	if c := ctx.QueryArgs().Peek("collection"); len(c) > 0 {
@@ -114,7 +114,7 @@ func (s *Server) proxyTo(ctx *fasthttp.RequestCtx, target string) {
 	defer fasthttp.ReleaseArgs(args)
 	ctx.QueryArgs().CopyTo(args)
 	args.Set("proxied", "true")
-	req.SetRequestURI("http://" + target + string(ctx.Path()) + "?" + string(args.QueryString()))
+	req.SetRequestURI("http://" + target + string(requestPath(ctx)) + "?" + string(args.QueryString()))
 	req.Header.SetMethodBytes(ctx.Method())
 	drop := connectionListed(ctx.Request.Header.Peek("Connection"))
 	ctx.Request.Header.VisitAll(func(k, v []byte) {

@@ -8,8 +8,6 @@ import (
 	"net/http"
 	"testing"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/nodestate"
 )
@@ -28,7 +26,7 @@ func TestNotLocalReadModes(t *testing.T) {
 		s := New(Config{Store: store, State: nodestate.New(), ReadMode: mode, SelfURL: "127.0.0.1:1",
 			Lookup: func(context.Context, uint32) ([]string, error) { return []string{ownerAddr}, nil }})
 		l, _ := net.Listen("tcp", "127.0.0.1:0")
-		srv := &fasthttp.Server{Handler: s.Admin}
+		srv := FastServer(s.Admin, 0)
 		go srv.Serve(l)
 		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		resp, err := client.Get("http://" + l.Addr().String() + "/3,0a00000002?collection=c")

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +23,7 @@ const streamThreshold = 1 << 20
 
 // get serves GET and HEAD of a needle.
 func (s *Server) get(ctx *fasthttp.RequestCtx) {
-	p := parseFidPath(ctx.Path())
+	p := parseFidPath(requestPath(ctx))
 	if !s.authorized(ctx, p, false) {
 		writeJSONError(ctx, fasthttp.StatusUnauthorized, errWrongJWT.Error())
 		return
@@ -81,7 +82,12 @@ func (s *Server) get(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	data := n.Data
+	// The headers are set from n's name and MIME type now: both live in
+	// buf, which the reply's data is moved over below. Nothing past this
+	// point may read filename, n.Name or n.Mime.
 	filename, mimeType := s.nameAndType(ctx, &n, p)
+	s.contentHeaders(ctx, filename, mimeType)
+	filename = nil
 	inBuffer := true
 	if ctx.QueryArgs().Len() > 0 {
 		data, inBuffer = s.transformImage(ctx, &n, p, data)
@@ -103,7 +109,7 @@ func (s *Server) get(ctx *fasthttp.RequestCtx) {
 		buf = append(buf[:0], data...)
 	}
 	ctx.Response.SwapBody(buf)
-	s.writeContent(ctx, filename, mimeType, int64(total), func(start, length int64) []byte {
+	s.writeBody(ctx, mimeType, int64(total), func(start, length int64) []byte {
 		return buf[start : start+length]
 	})
 }
@@ -155,7 +161,7 @@ func (s *Server) readError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrDeleted), errors.Is(err, engine.ErrCookieMismatch):
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 	default:
-		s.cfg.Logf("read %s: %v", ctx.Path(), err)
+		s.cfg.Logf("read %s: %v", requestPath(ctx), err)
 		if ctx.IsHead() {
 			ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 			return
@@ -311,16 +317,27 @@ func (s *Server) contentHeaders(ctx *fasthttp.RequestCtx, filename []byte, mimeT
 	}
 }
 
-// writeContent writes an in-memory body of total bytes, honouring HEAD and
-// Range. slice returns the bytes of a range.
+// writeContent sets the content headers and writes an in-memory body.
 func (s *Server) writeContent(ctx *fasthttp.RequestCtx, filename []byte, mimeType string, total int64, slice func(start, length int64) []byte) {
 	s.contentHeaders(ctx, filename, mimeType)
+	s.writeBody(ctx, mimeType, total, slice)
+}
+
+// writeBody writes an in-memory body of total bytes (already in the
+// response), honouring HEAD and Range. slice returns the bytes of a range.
+// The content headers must be set.
+func (s *Server) writeBody(ctx *fasthttp.RequestCtx, mimeType string, total int64, slice func(start, length int64) []byte) {
 	if ctx.IsHead() {
-		return // fasthttp sends the body's length and skips the body
+		// upstream states the length, also when it is 0
+		ctx.Response.Header.SetContentLength(int(total))
+		ctx.Response.SkipBody = true
+		return
 	}
 	rng := ctx.Request.Header.Peek("Range")
 	if len(rng) == 0 || !ifRangeMatches(ctx) {
-		return // the body buffer already holds the whole data
+		// the body buffer already holds the whole data
+		sniffType(ctx, mimeType, slice(0, min(total, sniffLen)))
+		return
 	}
 	ranges, err := parseRange(rng, total)
 	if err != nil {
@@ -337,6 +354,7 @@ func (s *Server) writeContent(ctx *fasthttp.RequestCtx, filename []byte, mimeTyp
 		r := ranges[0]
 		part := append([]byte(nil), slice(r.start, r.length)...)
 		ctx.Response.SetBodyRaw(part)
+		sniffType(ctx, mimeType, part[:min(len(part), sniffLen)])
 		ctx.Response.Header.Set("Content-Range", r.contentRange(total))
 		ctx.SetStatusCode(fasthttp.StatusPartialContent)
 		return
@@ -347,6 +365,20 @@ func (s *Server) writeContent(ctx *fasthttp.RequestCtx, filename []byte, mimeTyp
 	})
 	ctx.Response.SetBodyRaw(body)
 	ctx.SetStatusCode(fasthttp.StatusPartialContent)
+}
+
+// sniffLen is how much of a body net/http looks at to guess its type.
+const sniffLen = 512
+
+// sniffType gives a reply whose handler set no Content-Type the one
+// net/http's server guesses from the start of its body, as upstream's
+// replies get: none for an empty body, "application/octet-stream" for
+// unrecognised binary data.
+func sniffType(ctx *fasthttp.RequestCtx, mimeType string, first []byte) {
+	if mimeType != "" || len(first) == 0 || len(ctx.Response.Header.ContentType()) > 0 {
+		return
+	}
+	ctx.Response.Header.SetContentType(http.DetectContentType(first))
 }
 
 func acceptsGzip(ctx *fasthttp.RequestCtx) bool {

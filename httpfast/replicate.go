@@ -154,7 +154,7 @@ func newReplicaWrite(ctx *fasthttp.RequestCtx, n *needle.Needle, pu *parsedUploa
 		ttl = v.SuperBlock().TTL
 	}
 	w := &replicaWrite{
-		path:       string(ctx.Path()),
+		path:       string(requestPath(ctx)),
 		name:       string(n.Name),
 		mime:       string(n.Mime),
 		data:       n.Data,

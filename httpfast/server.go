@@ -81,6 +81,28 @@ func New(cfg Config) *Server {
 	return s
 }
 
+// FastServer is the fasthttp server for handler (Admin or Public), set up
+// as upstream's net/http server behaves where clients can tell:
+//
+//   - handlers run as soon as the headers are in, and bodies are read as
+//     streams (readBody), so an upload counts against
+//     -concurrentUploadLimitMB while its body is still arriving, as upstream
+//     counts it; fasthttp pre-reads min(MaxRequestBodySize, 8 KB) of a body
+//     before calling the handler, so the size limit is 1 byte here and the
+//     real one is readBody's (-fileSizeLimitMB);
+//   - handlers read the raw path (requestPath), not fasthttp's normalised
+//     one: routePath applies ServeMux's rules (a 307 to the cleaned path);
+//   - no default Content-Type: sniffType guesses one as net/http does.
+func FastServer(handler fasthttp.RequestHandler, idleTimeout time.Duration) *fasthttp.Server {
+	return &fasthttp.Server{
+		Handler: handler, Name: nodestate.ServerHeader, NoDefaultServerHeader: true,
+		MaxRequestBodySize: 1, IdleTimeout: idleTimeout,
+		DisablePreParseMultipartForm: true, NoDefaultContentType: true,
+		ReadBufferSize:    16 << 10,
+		StreamRequestBody: true,
+	}
+}
+
 var (
 	hdrServer      = []byte("Server")
 	hdrServerValue = []byte(nodestate.ServerHeader)
@@ -88,9 +110,12 @@ var (
 
 // Admin serves the admin (private) port.
 func (s *Server) Admin(ctx *fasthttp.RequestCtx) {
+	if !routePath(ctx) {
+		return
+	}
 	ctx.Response.Header.SetBytesKV(hdrServer, hdrServerValue)
 	s.setRequestID(ctx)
-	path := ctx.Path()
+	path := requestPath(ctx)
 	switch string(path) { // the conversion does not allocate in a switch
 	case "/status":
 		s.status(ctx)
@@ -127,6 +152,9 @@ func (s *Server) Admin(ctx *fasthttp.RequestCtx) {
 
 // Public serves the public port: reads only.
 func (s *Server) Public(ctx *fasthttp.RequestCtx) {
+	if !routePath(ctx) {
+		return
+	}
 	ctx.Response.Header.SetBytesKV(hdrServer, hdrServerValue)
 	s.setRequestID(ctx)
 	if s.static(ctx) {

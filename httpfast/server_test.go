@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/nodestate"
 )
@@ -58,9 +56,7 @@ func newTestServerWith(t testing.TB, tune func(*Config)) *testServer {
 		tune(&cfg)
 	}
 	s := New(cfg)
-	// as cmd/weedvol configures it: bodies streamed after a 1-byte pre-read
-	srv := &fasthttp.Server{Handler: s.Admin, MaxRequestBodySize: 1, NoDefaultServerHeader: true, NoDefaultContentType: true,
-		StreamRequestBody: true, DisablePreParseMultipartForm: true}
+	srv := FastServer(s.Admin, 0) // as cmd/weedvol serves it
 	go srv.Serve(l)
 	t.Cleanup(func() { srv.Shutdown(); store.Close() })
 	return &testServer{url: "http://" + l.Addr().String(), store: store, state: state}

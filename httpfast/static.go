@@ -64,7 +64,7 @@ func buildAssets() {
 // static serves /favicon.ico and /seaweedfsstatic/*; it reports whether
 // the path was one of those.
 func (s *Server) static(ctx *fasthttp.RequestCtx) bool {
-	path := ctx.Path()
+	path := requestPath(ctx)
 	switch {
 	case string(path) == "/favicon.ico":
 		assetsOnce.Do(buildAssets)

@@ -133,7 +133,7 @@ func (s *Server) waitDownloadSlot(ctx *fasthttp.RequestCtx, vid uint32, replicat
 		return false
 	}
 	return s.waitSlot(ctx, &s.inflightDownload, limit, s.cfg.InflightDownloadTimeout, s.downloadCond,
-		"request "+string(ctx.Path())+" because inflight download data %d > %d, and wait timeout")
+		"request "+string(requestPath(ctx))+" because inflight download data %d > %d, and wait timeout")
 }
 
 // holdDownload counts n bytes as in flight until the returned release runs.

@@ -120,6 +120,7 @@ func (s *Server) writeStream(ctx *fasthttp.RequestCtx, filename []byte, mimeType
 			r := ranges[0]
 			ctx.Response.Header.Set("Content-Range", r.contentRange(size))
 			ctx.SetStatusCode(fasthttp.StatusPartialContent)
+			sniffSection(ctx, mimeType, v, off+r.start, r.length)
 			ctx.SetBodyStream(&volumeSection{v: v, off: off + r.start, end: off + r.start + r.length, release: release}, int(r.length))
 			return true
 		}
@@ -131,6 +132,17 @@ func (s *Server) writeStream(ctx *fasthttp.RequestCtx, filename []byte, mimeType
 		ctx.SetStatusCode(fasthttp.StatusPartialContent)
 		return false
 	}
+	sniffSection(ctx, mimeType, v, off, size)
 	ctx.SetBodyStream(&volumeSection{v: v, off: off, end: off + size, release: release}, int(size))
 	return true
+}
+
+// sniffSection is sniffType for a body streamed from v's .dat at off.
+func sniffSection(ctx *fasthttp.RequestCtx, mimeType string, v *engine.Volume, off, size int64) {
+	if mimeType != "" || size == 0 {
+		return
+	}
+	var head [sniffLen]byte
+	n, _ := v.ReadAt(head[:min(size, sniffLen)], off)
+	sniffType(ctx, mimeType, head[:n])
 }

@@ -91,7 +91,7 @@ func parseUpload(ctx *fasthttp.RequestCtx, sizeLimit int64) (*parsedUpload, erro
 		if pu.fileName != "" {
 			pu.fileName = cleanBase(pu.fileName)
 		} else {
-			pu.fileName = path.Base(string(ctx.Path()))
+			pu.fileName = path.Base(string(requestPath(ctx)))
 		}
 		pu.data = body
 		pu.mimeType = contentType

@@ -25,7 +25,7 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 	if !s.allowed(ctx) {
 		return
 	}
-	p := parseFidPath(ctx.Path())
+	p := parseFidPath(requestPath(ctx))
 	vid, err := needle.ParseVolumeID(p.vid)
 	if err != nil {
 		writeJSONError(ctx, fasthttp.StatusBadRequest, "parse volume id "+string(p.vid)+": "+err.Error())
@@ -128,7 +128,7 @@ func (s *Server) writeAndReplicate(ctx *fasthttp.RequestCtx, n *needle.Needle, p
 
 // delete serves DELETE.
 func (s *Server) delete(ctx *fasthttp.RequestCtx) {
-	p := parseFidPath(ctx.Path())
+	p := parseFidPath(requestPath(ctx))
 	vid, _ := needle.ParseVolumeID(p.vid)
 	key, cookie, err := needle.ParseKeyCookie(p.fid)
 	if err != nil {
@@ -184,7 +184,7 @@ func (s *Server) delete(ctx *fasthttp.RequestCtx) {
 		writeJSONError(ctx, fasthttp.StatusInternalServerError, "Deletion Failed: "+err.Error())
 		return
 	}
-	if err := s.replicateDelete(vid, remote, string(ctx.Path()), requestToken(ctx)); err != nil {
+	if err := s.replicateDelete(vid, remote, string(requestPath(ctx)), requestToken(ctx)); err != nil {
 		writeJSONError(ctx, fasthttp.StatusInternalServerError, "Deletion Failed: "+err.Error())
 		return
 	}

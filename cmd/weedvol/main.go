@@ -130,21 +130,8 @@ func serve(o *options, logger *log.Logger) error {
 	svc.Register(gs)
 	go gs.Serve(grpcLis)
 
-	// With StreamRequestBody, fasthttp reads min(MaxRequestBodySize, 8 KB)
-	// of a body before it calls the handler and streams the rest: one byte
-	// lets an upload be counted as soon as its body starts, as upstream
-	// counts it. The body size limit is readBody's (-fileSizeLimitMB).
-	const bodyPreRead = 1
 	newHTTP := func(handler fasthttp.RequestHandler) *fasthttp.Server {
-		return &fasthttp.Server{
-			Handler: handler, Name: nodestate.ServerHeader, NoDefaultServerHeader: true,
-			MaxRequestBodySize: bodyPreRead, IdleTimeout: time.Duration(o.idleTimeout) * time.Second,
-			DisablePreParseMultipartForm: true, NoDefaultContentType: true, ReduceMemoryUsage: false,
-			ReadBufferSize: 16 << 10,
-			// handlers run once the headers are in: uploads count against
-			// -concurrentUploadLimitMB while their bodies arrive (readBody)
-			StreamRequestBody: true,
-		}
+		return httpfast.FastServer(handler, time.Duration(o.idleTimeout)*time.Second)
 	}
 	admin := newHTTP(h.Admin)
 	adminLis, err := net.Listen("tcp", net.JoinHostPort(o.ipBind, strconv.Itoa(o.port)))

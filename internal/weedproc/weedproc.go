@@ -147,6 +147,73 @@ func (p *Process) Stop() error {
 	}
 }
 
+// Kill sends SIGKILL to the process's whole process group (a crash, as
+// far as the process can tell) and waits for the process to exit. The log
+// file stays open for a Restart.
+func (p *Process) Kill() error {
+	if p == nil {
+		return nil
+	}
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return fmt.Errorf("%s had already exited: %v", p.Name, err)
+	default:
+	}
+	if err := syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		return fmt.Errorf("kill %s: %w", p.Name, err)
+	}
+	err := <-p.done
+	p.done <- err
+	return nil
+}
+
+// Exited reports whether the process has exited.
+func (p *Process) Exited() bool {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return true
+	default:
+		return false
+	}
+}
+
+// LogPath is the file the process logs to.
+func (p *Process) LogPath() string { return p.log.Name() }
+
+// Restart starts the command line of p, which must have exited (Kill), again
+// with the same binary, arguments and port, appending to the same log, and
+// waits up to timeout for readyPath to answer 200 (no wait when readyPath
+// is empty).
+func (p *Process) Restart(readyPath string, timeout time.Duration) (*Process, error) {
+	if !p.Exited() {
+		return nil, fmt.Errorf("restart %s: still running", p.Name)
+	}
+	logPath := p.log.Name()
+	p.log.Close()
+	log, err := os.OpenFile(logPath, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "\n==== weedproc: restart of %s at %s ====\n", p.Name, time.Now().Format(time.RFC3339Nano))
+	cmd := exec.Command(p.cmd.Path, p.cmd.Args[1:]...)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		log.Close()
+		return nil, fmt.Errorf("restart %s: %w", p.Name, err)
+	}
+	q := &Process{Name: p.Name, Port: p.Port, cmd: cmd, log: log, done: make(chan error, 1)}
+	go func() { q.done <- cmd.Wait() }()
+	if readyPath != "" {
+		if err := q.WaitHTTP(readyPath, timeout); err != nil {
+			return q, err
+		}
+	}
+	return q, nil
+}
+
 // StartMaster runs `weed master` on a free port with its metadata in dir.
 func StartMaster(weed, dir string, extra ...string) (*Process, error) {
 	port, err := FreePort()
