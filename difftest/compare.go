@@ -114,3 +114,19 @@ func normalize(r Response) (http.Header, []byte) {
 	}
 	return h, body
 }
+
+// withoutSelf replaces a server's own address in a body (error texts name
+// the URLs a server fetched from itself) with "SELF", and adjusts
+// Content-Length to match.
+func withoutSelf(r Response, addr string) Response {
+	if r.Err != nil || !bytes.Contains(r.Body, []byte(addr)) {
+		return r
+	}
+	body := bytes.ReplaceAll(r.Body, []byte(addr), []byte("SELF"))
+	h := r.Header.Clone()
+	if cl := h.Get("Content-Length"); cl != "" {
+		h.Set("Content-Length", strconv.Itoa(len(body)))
+	}
+	r.Body, r.Header = body, h
+	return r
+}

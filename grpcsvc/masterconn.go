@@ -111,7 +111,7 @@ func (s *Service) LookupVolume(ctx context.Context, vid uint32) ([]Location, err
 				continue
 			}
 			if l.GetError() != "" {
-				return nil, errors.New(l.GetError())
+				return nil, &VolumeNotFoundError{Msg: l.GetError()}
 			}
 			out := make([]Location, 0, len(l.GetLocations()))
 			for _, loc := range l.GetLocations() {
@@ -119,10 +119,19 @@ func (s *Service) LookupVolume(ctx context.Context, vid uint32) ([]Location, err
 			}
 			return out, nil
 		}
-		return nil, fmt.Errorf("volume %d not found", vid)
+		return nil, &VolumeNotFoundError{Msg: fmt.Sprintf("volume %d not found", vid)}
 	}
 	return nil, last
 }
+
+// VolumeNotFoundError is a master's answer that it knows no holder of a
+// volume, as opposed to a master that could not be asked.
+type VolumeNotFoundError struct{ Msg string }
+
+func (e *VolumeNotFoundError) Error() string { return e.Msg }
+
+// VolumeNotFound marks the error for callers that cannot import grpcsvc.
+func (e *VolumeNotFoundError) VolumeNotFound() bool { return true }
 
 // masterCandidates is the current leader followed by the other seeds.
 func (s *Service) masterCandidates() []string {

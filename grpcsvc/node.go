@@ -12,7 +12,6 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/weedvol/weedvol/diskstat"
-	"github.com/weedvol/weedvol/nodestate"
 )
 
 // masterType is upstream's ping target type for masters; volume servers
@@ -24,7 +23,7 @@ func (s *Service) VolumeServerStatus(ctx context.Context, req *volume_server_pb.
 	resp := &volume_server_pb.VolumeServerStatusResponse{
 		State:        s.state.ServerState(),
 		MemoryStatus: memStatus(),
-		Version:      nodestate.Version + " ",
+		Version:      s.state.Version() + " ",
 		DataCenter:   s.cfg.DataCenter,
 		Rack:         s.cfg.Rack,
 	}

@@ -2,6 +2,7 @@ package httpfast
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"net/http"
 	"testing"
@@ -33,9 +34,9 @@ func TestJWT(t *testing.T) {
 	store.AllocateVolume(3, engine.AllocateOptions{})
 	s := New(Config{Store: store, State: nodestate.New(), ReadMode: "local", SigningKey: []byte("w"), ReadSigningKey: []byte("r")})
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	srv := FastServer(s.Admin, 0)
+	srv := NewFront(s.Admin, 0)
 	go srv.Serve(l)
-	defer srv.Shutdown()
+	defer srv.Shutdown(context.Background())
 	base := "http://" + l.Addr().String()
 	fid := "3,0a12345678"
 	do := func(method, url string, hdr map[string]string) int {

@@ -147,9 +147,56 @@ func (s *Server) writeChunked(ctx *fasthttp.RequestCtx, filename []byte, mimeTyp
 		ctx.SetStatusCode(fasthttp.StatusPartialContent)
 		return
 	}
-	s.sniffChunks(ctx, mimeType, chunks, 0, total)
-	ctx.SetBodyStream(s.newChunkStream(chunks, 0, total, 0), int(total))
+	// As upstream, the first chunkCommit bytes are gathered before the
+	// answer is committed: a chunk that fails within them turns the answer
+	// into a 500 naming the failure; a later failure cuts the body off.
+	cs := s.newChunkStream(chunks, 0, total, 0)
+	head := make([]byte, min(total, chunkCommit))
+	if _, err := io.ReadFull(cs, head); err != nil {
+		cs.Close()
+		s.cfg.Logf("read chunks of %s: %v", requestPath(ctx), err)
+		ctx.Response.Header.Del("Content-Length")
+		plainError(ctx, fasthttp.StatusInternalServerError, err.Error())
+		return
+	}
+	sniffType(ctx, mimeType, head[:min(len(head), sniffLen)])
+	ctx.SetBodyStream(&headedStream{head: head, rest: cs}, int(total))
 }
+
+// chunkCommit is how much of an expanded manifest upstream buffers before
+// it sends the headers (its response writer's buffer).
+const chunkCommit = 128 << 10
+
+// headedStream is head, then rest: a chunk stream whose first bytes were
+// read ahead. It keeps rest's WriteTo (sendfile for local chunks).
+type headedStream struct {
+	head []byte
+	rest *chunkStream
+}
+
+func (h *headedStream) Read(p []byte) (int, error) {
+	if len(h.head) > 0 {
+		n := copy(p, h.head)
+		h.head = h.head[n:]
+		return n, nil
+	}
+	return h.rest.Read(p)
+}
+
+func (h *headedStream) WriteTo(w io.Writer) (int64, error) {
+	n, err := w.Write(h.head)
+	h.head = nil
+	if err != nil {
+		return int64(n), err
+	}
+	m, err := h.rest.WriteTo(w)
+	return int64(n) + m, err
+}
+
+func (h *headedStream) Close() error { return h.rest.Close() }
+
+// SupportsBodyWriteTo tells fasthttp that WriteTo may replace Read.
+func (h *headedStream) SupportsBodyWriteTo() bool { return true }
 
 // sniffChunks is sniffType for a body streamed from chunks: it reads the
 // first bytes of the range once more for the guess.
@@ -217,7 +264,7 @@ func (c *chunkStream) open() error {
 	}
 	r, closeFn, err := c.s.openChunk(ci.Fid, skip, want, c.depth)
 	if err != nil {
-		return fmt.Errorf("read chunk %s: %w", ci.Fid, err)
+		return err
 	}
 	c.cur, c.curLeft, c.closeCur = r, want, closeFn
 	return nil
@@ -333,10 +380,28 @@ func (s *Server) openChunk(fid string, skip, want int64, depth int) (io.Reader, 
 			if err != nil {
 				return nil, nil, err
 			}
-			return s.openLocalChunk(v, key, cookie, skip, want, depth)
+			r, closeFn, err := s.openLocalChunk(v, key, cookie, skip, want, depth)
+			if err != nil {
+				err = s.asFetchError(fid, err)
+			}
+			return r, closeFn, err
 		}
 	}
 	return s.openRemoteChunk(vid, fid, skip, want)
+}
+
+// asFetchError words the failure to read a local chunk as upstream does,
+// which reads every chunk over HTTP, also from itself: the chunk's URL and
+// the status its GET would have answered.
+func (s *Server) asFetchError(fid string, err error) error {
+	url := "http://" + s.cfg.SelfURL + "/" + fid
+	switch {
+	case errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrDeleted), errors.Is(err, engine.ErrCookieMismatch):
+		return fmt.Errorf("%s: 404 Not Found", url)
+	case errors.Is(err, errChunkRange), errors.Is(err, errManifestDepth):
+		return err
+	}
+	return fmt.Errorf("%s: 500 Internal Server Error: %w", url, err)
 }
 
 // openLocalChunk reads a chunk from a local volume. Plain data is

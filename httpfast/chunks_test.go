@@ -143,24 +143,40 @@ func TestChunkManifestRead(t *testing.T) {
 	})
 }
 
-func TestChunkManifestMissingChunkCutsBody(t *testing.T) {
+// TestChunkManifestMissingChunk: as upstream, a chunk that fails within the
+// first chunkCommit bytes of the file turns the answer into a 500 naming
+// the chunk's URL; one that fails later cuts the body short.
+func TestChunkManifestMissingChunk(t *testing.T) {
 	c := newChunkCluster(t)
 	mustPut(t, c.a, "/3,0100000001", []byte("first"), nil)
 	putManifest(t, c.a, "/3,0500000005", chunkManifest{Size: 10, Chunks: []chunkInfo{
 		{Fid: "3,0100000001", Offset: 0, Size: 5},
 		{Fid: "3,0900000009", Offset: 5, Size: 5}, // never written
 	}})
-	// fasthttp may send the head before the chunks are read, or not: either
-	// way the client must not get a complete reply
-	resp, err := http.Get(c.a.url + "/3,0500000005")
-	if err != nil {
-		return
+	resp, body := c.a.do(t, "GET", "/3,0500000005", nil, nil)
+	want := "http://" + strings.TrimPrefix(c.a.url, "http://") + "/3,0900000009: 404 Not Found\n"
+	if resp.StatusCode != 500 || string(body) != want || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
+		t.Fatalf("early failure: %d %q %q, want 500 %q", resp.StatusCode, resp.Header.Get("Content-Type"), body, want)
 	}
-	defer resp.Body.Close()
+	if resp.Header.Get("X-File-Store") != "chunked" {
+		t.Fatalf("headers set before the failure are kept: %v", resp.Header)
+	}
+
+	big := bytes.Repeat([]byte("0123456789"), chunkCommit/10+1000)
+	mustPut(t, c.a, "/3,0200000002", big, nil)
+	putManifest(t, c.a, "/3,0600000006", chunkManifest{Size: int64(len(big)) + 5, Chunks: []chunkInfo{
+		{Fid: "3,0200000002", Offset: 0, Size: int64(len(big))},
+		{Fid: "3,0900000009", Offset: int64(len(big)), Size: 5},
+	}})
+	r, err := http.Get(c.a.url + "/3,0600000006")
+	if err != nil {
+		return // cut before the head: also not a complete reply
+	}
+	defer r.Body.Close()
 	var buf bytes.Buffer
-	_, err = buf.ReadFrom(resp.Body)
-	if err == nil || buf.Len() >= 10 {
-		t.Fatalf("status %d, body %q, err %v: want the body cut short", resp.StatusCode, buf.String(), err)
+	_, err = buf.ReadFrom(r.Body)
+	if err == nil || buf.Len() >= len(big)+5 {
+		t.Fatalf("late failure: status %d, %d bytes, err %v: want the body cut short", r.StatusCode, buf.Len(), err)
 	}
 }
 

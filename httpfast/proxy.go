@@ -2,6 +2,7 @@ package httpfast
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"net/http"
 	"net/textproto"
@@ -13,8 +14,17 @@ import (
 )
 
 // LookupFunc returns the HTTP addresses (host:port) of the servers that
-// hold volume vid, as the master reports them.
+// hold volume vid, as the master reports them. When the master answers
+// that it knows no holder, the error has a method VolumeNotFound() bool
+// that returns true.
 type LookupFunc func(ctx context.Context, vid uint32) ([]string, error)
+
+// isVolumeNotFound reports whether a LookupFunc error is the master's
+// answer that no server holds the volume.
+func isVolumeNotFound(err error) bool {
+	var nf interface{ VolumeNotFound() bool }
+	return errors.As(err, &nf) && nf.VolumeNotFound()
+}
 
 var proxyClient = &fasthttp.Client{
 	ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, MaxIdleConnDuration: 30 * time.Second,
@@ -53,7 +63,9 @@ func (s *Server) notLocal(ctx *fasthttp.RequestCtx, vid uint32) {
 	lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	urls, err := s.cfg.Lookup(lctx, vid)
-	if err != nil && s.cfg.ReadMode == "proxy" {
+	if err != nil && s.cfg.ReadMode == "proxy" && !isVolumeNotFound(err) {
+		// the master could not be asked; a master that knows no holder
+		// is a 404, below
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 		return
 	}

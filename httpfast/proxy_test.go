@@ -26,7 +26,7 @@ func TestNotLocalReadModes(t *testing.T) {
 		s := New(Config{Store: store, State: nodestate.New(), ReadMode: mode, SelfURL: "127.0.0.1:1",
 			Lookup: func(context.Context, uint32) ([]string, error) { return []string{ownerAddr}, nil }})
 		l, _ := net.Listen("tcp", "127.0.0.1:0")
-		srv := FastServer(s.Admin, 0)
+		srv := NewFront(s.Admin, 0)
 		go srv.Serve(l)
 		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 		resp, err := client.Get("http://" + l.Addr().String() + "/3,0a00000002?collection=c")
@@ -49,7 +49,7 @@ func TestNotLocalReadModes(t *testing.T) {
 				t.Errorf("redirect: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 			}
 		}
-		srv.Shutdown()
+		srv.Shutdown(context.Background())
 		store.Close()
 	}
 }

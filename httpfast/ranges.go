@@ -104,11 +104,16 @@ func rangeError(ctx *fasthttp.RequestCtx, err error, total int64) {
 	if errors.Is(err, errNoOverlap) {
 		ctx.Response.Header.Set("Content-Range", fmt.Sprintf("bytes */%d", total))
 	}
-	ctx.Response.Header.Del("Content-Disposition")
+	plainError(ctx, fasthttp.StatusRequestedRangeNotSatisfiable, err.Error())
+}
+
+// plainError answers as net/http's http.Error: the message and a newline
+// as plain text, nosniff, other headers kept.
+func plainError(ctx *fasthttp.RequestCtx, status int, msg string) {
 	ctx.Response.Header.SetContentType("text/plain; charset=utf-8")
 	ctx.Response.Header.Set("X-Content-Type-Options", "nosniff")
-	ctx.SetStatusCode(fasthttp.StatusRequestedRangeNotSatisfiable)
-	ctx.SetBodyString(err.Error() + "\n")
+	ctx.SetStatusCode(status)
+	ctx.SetBodyString(msg + "\n")
 }
 
 // writeMultipartRanges renders a multipart/byteranges body and sets its

@@ -95,7 +95,7 @@ func New(cfg Config) *Server {
 //   - no default Content-Type: sniffType guesses one as net/http does.
 func FastServer(handler fasthttp.RequestHandler, idleTimeout time.Duration) *fasthttp.Server {
 	return &fasthttp.Server{
-		Handler: handler, Name: nodestate.ServerHeader, NoDefaultServerHeader: true,
+		Handler: handler, NoDefaultServerHeader: true,
 		MaxRequestBodySize: 1, IdleTimeout: idleTimeout,
 		DisablePreParseMultipartForm: true, NoDefaultContentType: true,
 		ReadBufferSize:    16 << 10,
@@ -104,8 +104,7 @@ func FastServer(handler fasthttp.RequestHandler, idleTimeout time.Duration) *fas
 }
 
 var (
-	hdrServer      = []byte("Server")
-	hdrServerValue = []byte(nodestate.ServerHeader)
+	hdrServer = []byte("Server")
 )
 
 // Admin serves the admin (private) port.
@@ -113,7 +112,7 @@ func (s *Server) Admin(ctx *fasthttp.RequestCtx) {
 	if !routePath(ctx) {
 		return
 	}
-	ctx.Response.Header.SetBytesKV(hdrServer, hdrServerValue)
+	ctx.Response.Header.SetBytesKV(hdrServer, s.cfg.State.ServerHeader())
 	s.setRequestID(ctx)
 	path := requestPath(ctx)
 	switch string(path) { // the conversion does not allocate in a switch
@@ -155,7 +154,7 @@ func (s *Server) Public(ctx *fasthttp.RequestCtx) {
 	if !routePath(ctx) {
 		return
 	}
-	ctx.Response.Header.SetBytesKV(hdrServer, hdrServerValue)
+	ctx.Response.Header.SetBytesKV(hdrServer, s.cfg.State.ServerHeader())
 	s.setRequestID(ctx)
 	if s.static(ctx) {
 		return

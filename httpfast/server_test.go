@@ -2,6 +2,7 @@ package httpfast
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -56,9 +57,9 @@ func newTestServerWith(t testing.TB, tune func(*Config)) *testServer {
 		tune(&cfg)
 	}
 	s := New(cfg)
-	srv := FastServer(s.Admin, 0) // as cmd/weedvol serves it
+	srv := NewFront(s.Admin, 0) // as cmd/weedvol serves it
 	go srv.Serve(l)
-	t.Cleanup(func() { srv.Shutdown(); store.Close() })
+	t.Cleanup(func() { srv.Shutdown(context.Background()); store.Close() })
 	return &testServer{url: "http://" + l.Addr().String(), store: store, state: state}
 }
 

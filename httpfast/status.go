@@ -10,7 +10,6 @@ import (
 
 	"github.com/weedvol/weedvol/diskstat"
 	"github.com/weedvol/weedvol/engine"
-	"github.com/weedvol/weedvol/nodestate"
 )
 
 // volumeInfo mirrors upstream's storage.VolumeInfo JSON in /status.
@@ -83,7 +82,7 @@ func (s *Server) diskStatuses() []*volume_server_pb.DiskStatus {
 
 func (s *Server) status(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{
-		"Version":      nodestate.Version + " ",
+		"Version":      s.cfg.State.Version() + " ",
 		"DiskStatuses": s.diskStatuses(),
 		"Volumes":      VolumeInfos(s.cfg.Store),
 	})

@@ -6,8 +6,6 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
-
-	"github.com/weedvol/weedvol/nodestate"
 )
 
 var uiPage = template.Must(template.New("ui").Parse(`<!DOCTYPE html>
@@ -31,7 +29,7 @@ var uiPage = template.Must(template.New("ui").Parse(`<!DOCTYPE html>
 func (s *Server) ui(ctx *fasthttp.RequestCtx) {
 	var b bytes.Buffer
 	err := uiPage.Execute(&b, map[string]any{
-		"Version": nodestate.Version, "Started": startTime.UTC().Format(time.RFC3339),
+		"Version": s.cfg.State.Version(), "Started": startTime.UTC().Format(time.RFC3339),
 		"Disks": s.diskStatuses(), "Volumes": VolumeInfos(s.cfg.Store),
 	})
 	if err != nil {

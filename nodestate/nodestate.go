@@ -13,14 +13,26 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// Version strings as upstream prints them (its default 4-byte build).
+// Version strings as upstream prints them. Upstream's size limit is that
+// of its build: "30GB" for the default 4-byte .idx offsets, "8000GB" for
+// the 5BytesOffset build; weedvol reports the one of its
+// -index.offsetSize.
 const (
 	VersionNumber = "4.53"
 	SizeLimit     = "30GB"
+	SizeLimit5    = "8000GB"
 	Version       = SizeLimit + " " + VersionNumber
-	// ServerHeader is the value of the Server header on every reply.
+	// ServerHeader is the Server header of the default build.
 	ServerHeader = "SeaweedFS Volume " + Version
 )
+
+// VersionFor is upstream's version string for an .idx offset width.
+func VersionFor(offsetSize int) string {
+	if offsetSize == 5 {
+		return SizeLimit5 + " " + VersionNumber
+	}
+	return Version
+}
 
 // State is shared by the front ends. All methods are safe for concurrent use.
 type State struct {
@@ -30,12 +42,31 @@ type State struct {
 
 	mu    sync.Mutex // guards state
 	state *volume_server_pb.VolumeServerState
+
+	// version and serverHeader are set once, before the front ends start.
+	version      string
+	serverHeader []byte
 }
 
-// New returns a State with an empty, version-0 server state.
+// New returns a State with an empty, version-0 server state, reporting the
+// version of upstream's default build.
 func New() *State {
-	return &State{state: &volume_server_pb.VolumeServerState{}}
+	return NewFor(4)
 }
+
+// NewFor is New for a node whose new volumes use offsetSize-byte .idx
+// offsets: it reports the version upstream's build for that width does.
+func NewFor(offsetSize int) *State {
+	v := VersionFor(offsetSize)
+	return &State{state: &volume_server_pb.VolumeServerState{}, version: v, serverHeader: []byte("SeaweedFS Volume " + v)}
+}
+
+// Version is upstream's version string this node reports ("30GB 4.53").
+func (s *State) Version() string { return s.version }
+
+// ServerHeader is the Server header of every reply. The caller must not
+// modify it.
+func (s *State) ServerHeader() []byte { return s.serverHeader }
 
 // SetHeartbeating records whether a master stream is established.
 func (s *State) SetHeartbeating(on bool) { s.heartbeating.Store(on) }

@@ -18,7 +18,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/valyala/fasthttp"
 	"google.golang.org/grpc"
 
 	"github.com/weedvol/weedvol/engine"
@@ -87,7 +86,7 @@ func serve(o *options, logger *log.Logger) error {
 	defer store.Close()
 	logf("weedvol: %d volumes in %d directories, io engine %s", len(store.Volumes()), len(locs), io.Name())
 
-	state := nodestate.New()
+	state := nodestate.NewFor(o.offsetSize)
 	publicURL := o.publicURL
 	if publicURL == "" {
 		publicURL = o.ip + ":" + strconv.Itoa(o.portPublic)
@@ -130,18 +129,16 @@ func serve(o *options, logger *log.Logger) error {
 	svc.Register(gs)
 	go gs.Serve(grpcLis)
 
-	newHTTP := func(handler fasthttp.RequestHandler) *fasthttp.Server {
-		return httpfast.FastServer(handler, time.Duration(o.idleTimeout)*time.Second)
-	}
-	admin := newHTTP(h.Admin)
+	idle := time.Duration(o.idleTimeout) * time.Second
+	admin := httpfast.NewFront(h.Admin, idle)
 	adminLis, err := net.Listen("tcp", net.JoinHostPort(o.ipBind, strconv.Itoa(o.port)))
 	if err != nil {
 		return fmt.Errorf("listen http: %w", err)
 	}
 	go admin.Serve(adminLis)
-	var public *fasthttp.Server
+	var public *httpfast.Front
 	if o.portPublic != o.port {
-		public = newHTTP(h.Public)
+		public = httpfast.NewFront(h.Public, idle)
 		pubLis, err := net.Listen("tcp", net.JoinHostPort(o.ipBind, strconv.Itoa(o.portPublic)))
 		if err != nil {
 			return fmt.Errorf("listen public http: %w", err)
@@ -163,11 +160,11 @@ func serve(o *options, logger *log.Logger) error {
 	if o.preStopSeconds > 0 {
 		time.Sleep(time.Duration(o.preStopSeconds) * time.Second)
 	}
-	shutdown := func(s *fasthttp.Server) {
+	shutdown := func(s *httpfast.Front) {
 		if s != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			_ = s.ShutdownWithContext(ctx)
+			_ = s.Shutdown(ctx)
 		}
 	}
 	shutdown(admin)

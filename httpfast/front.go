@@ -1,0 +1,297 @@
+package httpfast
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Front serves one HTTP handler on a listener with two parsers: fasthttp
+// for requests it parses as net/http would (classifyBlock), and net/http,
+// upstream's own server, for a connection from the first request that is
+// not such. Each connection is read through a sniffer that holds back a
+// request's header block until it is complete, classifies it, and either
+// lets fasthttp read it or ends fasthttp's view of the connection (an EOF
+// at a request boundary, which fasthttp answers with nothing) and hands the
+// connection, with the bytes held back, to net/http.
+//
+// INVARIANT: a connection is handed over only at a request boundary,
+// before fasthttp has read any byte of the request, so every request is
+// parsed whole by exactly one of the two.
+type Front struct {
+	fast     *fasthttp.Server
+	slow     *http.Server
+	slowLn   *chanListener
+	closing  atomic.Bool
+	serveErr chan error
+}
+
+// NewFront returns a Front for handler; idle is -idleTimeout.
+func NewFront(handler fasthttp.RequestHandler, idle time.Duration) *Front {
+	f := &Front{fast: FastServer(handler, idle), slowLn: newChanListener()}
+	f.slow = &http.Server{Handler: adaptHandler(handler), IdleTimeout: idle, ErrorLog: discardLog}
+	go f.slow.Serve(f.slowLn)
+	return f
+}
+
+// Serve serves ln until Shutdown.
+func (f *Front) Serve(ln net.Listener) error {
+	return f.fast.Serve(&sniffListener{Listener: ln, front: f})
+}
+
+// Shutdown stops both servers, waiting (up to ctx) for requests in flight.
+func (f *Front) Shutdown(ctx context.Context) error {
+	f.closing.Store(true)
+	return errors.Join(f.fast.ShutdownWithContext(ctx), f.slow.Shutdown(ctx))
+}
+
+// sniffListener wraps accepted connections in sniffers.
+type sniffListener struct {
+	net.Listener
+	front *Front
+}
+
+func (l *sniffListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := c.(*net.TCPConn); ok {
+		// the TCP connection stays visible, so fasthttp's sendfile path
+		// (ReadFrom) keeps working
+		s := &sniffTCPConn{TCPConn: tc}
+		s.sn.init(tc, l.front)
+		return s, nil
+	}
+	s := &sniffConn{Conn: c}
+	s.sn.init(c, l.front)
+	return s, nil
+}
+
+type sniffTCPConn struct {
+	*net.TCPConn
+	sn sniffer
+}
+
+func (c *sniffTCPConn) Read(p []byte) (int, error) { return c.sn.read(p) }
+func (c *sniffTCPConn) Close() error               { return c.sn.close() }
+
+type sniffConn struct {
+	net.Conn
+	sn sniffer
+}
+
+func (c *sniffConn) Read(p []byte) (int, error) { return c.sn.read(p) }
+func (c *sniffConn) Close() error               { return c.sn.close() }
+
+// sniffer is the read side of a connection as fasthttp sees it.
+//
+// It is used by the connection's one fasthttp goroutine only, except
+// close, which may also run from Shutdown; handedOver makes the handover
+// and the close exclusive.
+type sniffer struct {
+	conn  net.Conn
+	front *Front
+	// buf (pooled, owned by the sniffer from fill to releaseBuf) holds
+	// bytes read from conn and not yet given to fasthttp: buf[off:].
+	buf *[]byte
+	off int
+	// clear is how many coming bytes fasthttp may have without a look: the
+	// rest of a plain header block and its body. At 0 the next byte starts
+	// a request. transparent: no more looking (after a chunked body, or
+	// after a read error in a header block).
+	clear       int64
+	transparent bool
+	// divert is set by the reader when net/http must take the connection;
+	// close reads it.
+	divert     atomic.Bool
+	handedOver atomic.Bool
+}
+
+var sniffBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
+
+func (s *sniffer) init(c net.Conn, f *Front) { s.conn, s.front = c, f }
+
+// pending is what was read and not yet delivered.
+func (s *sniffer) pending() []byte {
+	if s.buf == nil {
+		return nil
+	}
+	return (*s.buf)[s.off:]
+}
+
+func (s *sniffer) read(p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	if s.clear == 0 && !s.transparent && !s.divert.Load() {
+		if err := s.classify(); err != nil {
+			var ne net.Error
+			if len(s.pending()) == 0 || (errors.As(err, &ne) && ne.Timeout()) {
+				return 0, err
+			}
+			// a request cut off mid-header: net/http says what that is
+			s.divert.Store(true)
+		}
+	}
+	if s.divert.Load() {
+		return 0, io.EOF
+	}
+	want := len(p)
+	if !s.transparent && int64(want) > s.clear {
+		want = int(s.clear)
+	}
+	var n int
+	var err error
+	if pend := s.pending(); len(pend) > 0 {
+		n = copy(p[:want], pend)
+		s.off += n
+		if s.off == len(*s.buf) {
+			s.releaseBuf()
+		}
+	} else {
+		n, err = s.conn.Read(p[:want])
+	}
+	if !s.transparent {
+		s.clear -= int64(n)
+	}
+	return n, err
+}
+
+// classify reads until the header block at the start of the pending bytes
+// is complete and decides who parses it.
+func (s *sniffer) classify() error {
+	for {
+		kind, blockLen, bodyLen := classifyBlock(s.pending())
+		switch kind {
+		case blockPlain:
+			s.clear = int64(blockLen) + bodyLen
+			return nil
+		case blockChunked:
+			s.transparent = true
+			return nil
+		case blockOdd:
+			s.divert.Store(true)
+			return nil
+		}
+		if err := s.fill(); err != nil {
+			return err
+		}
+	}
+}
+
+// fill appends one read from the connection to the pending bytes.
+func (s *sniffer) fill() error {
+	if s.buf == nil {
+		s.buf, s.off = sniffBufs.Get().(*[]byte), 0
+	}
+	b := *s.buf
+	if s.off > 0 {
+		b = b[:copy(b, b[s.off:])]
+		s.off = 0
+	}
+	if len(b) == cap(b) {
+		b = append(b, make([]byte, len(b))...)[:len(b)]
+	}
+	n, err := s.conn.Read(b[len(b):cap(b)])
+	*s.buf = b[:len(b)+n]
+	if n > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrNoProgress
+	}
+	return err
+}
+
+func (s *sniffer) releaseBuf() {
+	if s.buf != nil {
+		if cap(*s.buf) <= 64<<10 {
+			*s.buf = (*s.buf)[:0]
+			sniffBufs.Put(s.buf)
+		}
+		s.buf, s.off = nil, 0
+	}
+}
+
+// close closes the connection, or hands it to net/http when the sniffer
+// ended fasthttp's view of it for an odd request. fasthttp calls it from
+// the connection's goroutine once the reader has returned, or from
+// Shutdown's for an idle connection; a diverted connection is only ever
+// closed the first way, as fasthttp is done with it by then.
+func (s *sniffer) close() error {
+	if !s.handedOver.CompareAndSwap(false, true) {
+		return nil
+	}
+	if !s.divert.Load() || s.front.closing.Load() {
+		// Shutdown closes idle connections from its own goroutine while
+		// their reader may be in fill: the buffer is left to the reader
+		// (or the collector)
+		return s.conn.Close()
+	}
+	prefix := append([]byte(nil), s.pending()...)
+	s.releaseBuf()
+	_ = s.conn.SetDeadline(time.Time{})
+	if !s.front.slowLn.deliver(&prefixConn{Conn: s.conn, prefix: prefix}) {
+		return s.conn.Close()
+	}
+	return nil
+}
+
+// prefixConn reads prefix before the connection's own bytes.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.prefix) > 0 {
+		n := copy(p, c.prefix)
+		c.prefix = c.prefix[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// chanListener is the listener net/http serves: connections handed over.
+type chanListener struct {
+	conns  chan net.Conn
+	done   chan struct{}
+	closed sync.Once
+}
+
+func newChanListener() *chanListener {
+	return &chanListener{conns: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *chanListener) deliver(c net.Conn) bool {
+	select {
+	case l.conns <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.conns:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.closed.Do(func() { close(l.done) })
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)} }
