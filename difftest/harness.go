@@ -176,5 +176,6 @@ func (h *Harness) RunReads(phase string, seed uint64, n int) {
 // RunAll is a whole comparison for one seed: reads, writes, reads.
 func (h *Harness) RunAll(seed uint64, reads int) {
 	h.RunReads("read", seed, reads/2)
+	h.RunGRPC("grpc", seed, len(h.Corpus.Entries))
 	h.RunReads("read again", seed*7+1, reads-reads/2)
 }

@@ -235,6 +235,9 @@ func isTokenChar(c byte) bool { return tokenChars[c] }
 // validHost accepts the bytes net/http's Host check does, conservatively.
 func validHost(v []byte) bool {
 	v = trimOWS(v)
+	if len(v) == 0 {
+		return false // net/http takes it, fasthttp refuses it
+	}
 	for _, c := range v {
 		if !(isTokenChar(c) || c == ':' || c == '[' || c == ']' || c == '@' || c == '(' || c == ')' || c == ',' || c == ';' || c == '=') {
 			return false
