@@ -57,7 +57,7 @@ parity: $(WEED) build
 
 # A few seconds of each fuzz target beyond its seed corpus.
 FUZZ_TARGETS := ./engine/needle:FuzzDecode ./engine/needle:FuzzParseKeyCookie ./engine/superblock:FuzzDecode \
-                ./engine/idx:FuzzDecode ./engine/vif:FuzzDecode ./httpfast:FuzzParseManifest ./httpfast:FuzzAppendUploadResult ./httpfast:FuzzAppendDisposition ./httpfast:FuzzClassifyBlock
+                ./engine/idx:FuzzDecode ./engine/vif:FuzzDecode ./httpfast:FuzzParseManifest ./httpfast:FuzzAppendUploadResult ./httpfast:FuzzAppendDisposition ./httpfast:FuzzClassifyBlock ./httpfast:FuzzChunkScanner
 FUZZTIME ?= 5s
 # The mmapidx targets write files per input; on a loaded machine one input
 # can outlast a timed run's end, which Go's fuzzer reports as a failure

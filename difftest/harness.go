@@ -158,7 +158,11 @@ func (h *Harness) Do(phase string, req *Request) (up, wv Response) {
 	if len(diffs) > 0 {
 		if k, ok := matchKnown(req, up, wv); ok {
 			known = k.name
-			diffs = k.check(req, up, wv)
+			if k.checkWith != nil {
+				diffs = k.checkWith(h, req, up, wv)
+			} else {
+				diffs = k.check(req, up, wv)
+			}
 		}
 	}
 	h.Res.add(phase, req, diffs, known)
@@ -173,9 +177,11 @@ func (h *Harness) RunReads(phase string, seed uint64, n int) {
 	}
 }
 
-// RunAll is a whole comparison for one seed: reads, writes, reads.
+// RunAll is a whole comparison for one seed: reads, gRPC reads, writes
+// and deletes, then reads that also see what the writes made.
 func (h *Harness) RunAll(seed uint64, reads int) {
 	h.RunReads("read", seed, reads/2)
 	h.RunGRPC("grpc", seed, len(h.Corpus.Entries))
+	h.RunWrites("write", seed, max(reads/4, 20))
 	h.RunReads("read again", seed*7+1, reads-reads/2)
 }

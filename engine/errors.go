@@ -1,6 +1,9 @@
 package engine
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors a caller maps to protocol replies.
 var (
@@ -13,3 +16,10 @@ var (
 	ErrVolumeNotFound = errors.New("volume not found")
 	ErrVolumeExists   = errors.New("volume already exists")
 )
+
+// cookieMismatch is a write refused because the stored needle has another
+// cookie; it reads as upstream words it and matches ErrCookieMismatch.
+type cookieMismatch struct{ cookie uint32 }
+
+func (e cookieMismatch) Error() string        { return fmt.Sprintf("mismatching cookie %x", e.cookie) }
+func (e cookieMismatch) Is(target error) bool { return target == ErrCookieMismatch }

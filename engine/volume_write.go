@@ -86,6 +86,11 @@ func (v *Volume) Write(n *needle.Needle, opts WriteOptions) (WriteResult, error)
 	if err := n.Validate(); err != nil {
 		return WriteResult{}, err
 	}
+	if n.TTL.IsZero() && !v.super.TTL.IsZero() {
+		// a needle written to a TTL volume without a TTL of its own gets the
+		// volume's, as upstream stamps it
+		n.SetTTL(v.super.TTL)
+	}
 	n.Checksum = needle.NewCRC(n.Data)
 	if v.isUnchanged(n) {
 		return WriteResult{Size: n.Size, Unchanged: true}, nil
@@ -373,7 +378,7 @@ func (v *Volume) checkCookie(o *op, existing uint32) error {
 		binary.BigEndian.PutUint32(o.rec[0:4], existing)
 	}
 	if existing != o.cookie {
-		return fmt.Errorf("%w: mismatching cookie %x", ErrCookieMismatch, o.cookie)
+		return cookieMismatch{o.cookie}
 	}
 	return nil
 }

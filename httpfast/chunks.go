@@ -229,6 +229,16 @@ type chunkStream struct {
 	curLeft  int64
 	closeCur func()
 	err      error // sticky
+	// curURL is where the open chunk comes from (as upstream would fetch
+	// it), curWant the bytes wanted of it, curSize its size past the skip:
+	// for upstream's wording of a short chunk (shortChunk).
+	curURL           string
+	curWant, curSize int64
+}
+
+// shortChunk is the error of a chunk that ended early, worded as upstream.
+func (c *chunkStream) shortChunk() error {
+	return fmt.Errorf("%s: %d of %d bytes: %w", c.curURL, c.curWant-c.curLeft, c.curSize, io.ErrUnexpectedEOF)
 }
 
 func (s *Server) newChunkStream(chunks []chunkInfo, start, length int64, depth int) *chunkStream {
@@ -262,11 +272,12 @@ func (c *chunkStream) open() error {
 		c.cur, c.curLeft, c.closeCur = bytes.NewReader(nil), 0, nil
 		return nil
 	}
-	r, closeFn, err := c.s.openChunk(ci.Fid, skip, want, c.depth)
+	r, closeFn, url, err := c.s.openChunk(ci.Fid, skip, want, c.depth)
 	if err != nil {
 		return err
 	}
 	c.cur, c.curLeft, c.closeCur = r, want, closeFn
+	c.curURL, c.curWant, c.curSize = url, want, ci.Size-skip
 	return nil
 }
 
@@ -307,7 +318,7 @@ func (c *chunkStream) Read(p []byte) (int, error) {
 		if err == io.EOF {
 			err = nil
 			if c.curLeft > 0 {
-				c.err = fmt.Errorf("chunk manifest: chunk %d short by %d bytes: %w", c.next-1, c.curLeft, io.ErrUnexpectedEOF)
+				c.err = c.shortChunk()
 			}
 		} else if err != nil {
 			c.err = err
@@ -352,7 +363,7 @@ func (c *chunkStream) WriteTo(w io.Writer) (int64, error) {
 			return total, err
 		}
 		if c.curLeft > 0 {
-			c.err = fmt.Errorf("chunk manifest: chunk %d short by %d bytes: %w", c.next-1, c.curLeft, io.ErrUnexpectedEOF)
+			c.err = c.shortChunk()
 			return total, c.err
 		}
 		c.closeChunk()
@@ -370,21 +381,23 @@ func (c *chunkStream) Close() error {
 
 // openChunk opens the want bytes of chunk fid that follow its first skip
 // bytes: from the local store when this node holds the volume, else from
-// a holder the master names.
-func (s *Server) openChunk(fid string, skip, want int64, depth int) (io.Reader, func(), error) {
+// a holder the master names. url is the chunk's URL on the server it comes
+// from.
+func (s *Server) openChunk(fid string, skip, want int64, depth int) (r io.Reader, closeFn func(), url string, err error) {
 	p := parseFidPath([]byte("/" + fid))
 	vid, err := needle.ParseVolumeID(p.vid)
 	if err == nil {
 		if v, ok := s.cfg.Store.Volume(vid); ok {
+			url = "http://" + s.cfg.SelfURL + "/" + fid
 			key, cookie, err := needle.ParseKeyCookie(p.fid)
 			if err != nil {
-				return nil, nil, err
+				return nil, nil, url, err
 			}
 			r, closeFn, err := s.openLocalChunk(v, key, cookie, skip, want, depth)
 			if err != nil {
 				err = s.asFetchError(fid, err)
 			}
-			return r, closeFn, err
+			return r, closeFn, url, err
 		}
 	}
 	return s.openRemoteChunk(vid, fid, skip, want)
@@ -459,15 +472,15 @@ func (s *Server) openLocalChunk(v *engine.Volume, key uint64, cookie uint32, ski
 // openRemoteChunk fetches a chunk from the first holder the master names
 // that answers, with upstream's request (a Range from skip when skip > 0)
 // and status handling.
-func (s *Server) openRemoteChunk(vid uint32, fid string, skip, want int64) (io.Reader, func(), error) {
+func (s *Server) openRemoteChunk(vid uint32, fid string, skip, want int64) (io.Reader, func(), string, error) {
 	if s.cfg.Lookup == nil {
-		return nil, nil, fmt.Errorf("volume %d is not local and there is no master to look it up", vid)
+		return nil, nil, "", fmt.Errorf("volume %d is not local and there is no master to look it up", vid)
 	}
 	lctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	urls, err := s.cfg.Lookup(lctx, vid)
 	cancel()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	err = fmt.Errorf("volume %d: no holder other than this server", vid)
 	for _, u := range urls {
@@ -478,11 +491,11 @@ func (s *Server) openRemoteChunk(vid uint32, fid string, skip, want int64) (io.R
 		var r io.Reader
 		var closeFn func()
 		if r, closeFn, err = s.getRemoteChunk(u, fid, skip); err == nil {
-			return r, closeFn, nil
+			return r, closeFn, "http://" + u + "/" + fid, nil
 		}
 		s.cfg.Logf("read chunk %s from %s: %v", fid, u, err)
 	}
-	return nil, nil, err
+	return nil, nil, "", err
 }
 
 func (s *Server) getRemoteChunk(host, fid string, skip int64) (io.Reader, func(), error) {

@@ -105,10 +105,13 @@ type sniffer struct {
 	off int
 	// clear is how many coming bytes fasthttp may have without a look: the
 	// rest of a plain header block and its body. At 0 the next byte starts
-	// a request. transparent: no more looking (after a chunked body, or
-	// after a read error in a header block).
+	// a request. transparent: no more looking (after a chunked body whose
+	// framing the sniffer could not follow, or a read error).
 	clear       int64
 	transparent bool
+	// chunked: a chunked body is passing; chunks follows its framing.
+	chunked bool
+	chunks  chunkScanner
 	// divert is set by the reader when net/http must take the connection;
 	// close reads it.
 	divert     atomic.Bool
@@ -130,6 +133,11 @@ func (s *sniffer) pending() []byte {
 func (s *sniffer) read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
+	}
+	if s.clear == 0 && s.chunked && !s.transparent {
+		if err := s.followChunks(); err != nil && len(s.pending()) == 0 {
+			return 0, err
+		}
 	}
 	if s.clear == 0 && !s.transparent && !s.divert.Load() {
 		if err := s.classify(); err != nil {
@@ -175,7 +183,8 @@ func (s *sniffer) classify() error {
 			s.clear = int64(blockLen) + bodyLen
 			return nil
 		case blockChunked:
-			s.transparent = true
+			s.clear, s.chunked = int64(blockLen), true
+			s.chunks.reset()
 			return nil
 		case blockOdd:
 			s.divert.Store(true)
@@ -185,6 +194,28 @@ func (s *sniffer) classify() error {
 			return err
 		}
 	}
+}
+
+// followChunks clears the next stretch of a chunked body: the body bytes
+// among those read so far (reading more when none are pending). When the
+// body ends the next byte starts a request again; when its framing is not
+// the strict form the connection is left to fasthttp (transparent).
+func (s *sniffer) followChunks() error {
+	if len(s.pending()) == 0 {
+		if err := s.fill(); err != nil {
+			s.chunked, s.transparent = false, true
+			return err
+		}
+	}
+	n, done, lost := s.chunks.scan(s.pending())
+	switch {
+	case lost:
+		s.chunked, s.transparent = false, true
+	case done:
+		s.chunked = false
+	}
+	s.clear = int64(n)
+	return nil
 }
 
 // fill appends one read from the connection to the pending bytes.

@@ -109,6 +109,8 @@ func TestFrontParsers(t *testing.T) {
 			[]string{echoLine("fast", "PUT", "/e", []byte("abc"))}},
 		{"chunked, then a request", "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n",
 			[]string{echoLine("fast", "POST", "/c", []byte("abcde")), echoLine("fast", "GET", "/after", nil)}},
+		{"chunked, then bare LF", "POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3;ext\r\nabc\r\n0\r\nX-Trailer: 1\r\n\r\nGET /lf HTTP/1.1\nHost: x\n\n",
+			[]string{echoLine("fast", "POST", "/c", []byte("abc")), echoLine("slow", "GET", "/lf", nil)}},
 		{"bare LF", "GET /lf HTTP/1.1\nHost: x\n\n", []string{echoLine("slow", "GET", "/lf", nil)}},
 		{"bare LF ending only", "GET /lf2 HTTP/1.1\r\nHost: x\r\n\n", []string{echoLine("slow", "GET", "/lf2", nil)}},
 		{"plain, then bare LF, then plain (net/http keeps the connection)", "GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.1\nHost: x\nContent-Length: 2\n\nhiGET /c HTTP/1.1\r\nHost: x\r\n\r\n",

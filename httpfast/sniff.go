@@ -20,8 +20,8 @@ const (
 	blockIncomplete blockKind = iota
 	// blockPlain: fasthttp may parse it; a body of bodyLen bytes follows.
 	blockPlain
-	// blockChunked: plain, with a chunked body. The connection is then left
-	// to fasthttp for good (its chunk parser finds the next request).
+	// blockChunked: plain, with a chunked body, which chunkScanner follows
+	// to find the next request.
 	blockChunked
 	// blockOdd: net/http must parse it.
 	blockOdd
@@ -286,4 +286,149 @@ func asciiEqualFold(b []byte, s string) bool {
 		}
 	}
 	return true
+}
+
+// chunkScanner follows a chunked body as it passes, so that the sniffer
+// knows where the next request starts. It accepts only the strict form
+// ("<hex>[;ext]\r\n<data>\r\n" ..., "0\r\n", trailer lines, "\r\n"); on
+// anything else it gives up (lost), and the connection is then left to
+// fasthttp alone.
+type chunkScanner struct {
+	state   int
+	size    uint64 // the chunk size being read, or data bytes left
+	lineLen int    // bytes of the current size or trailer line
+	inExt   bool   // past the ';' of a size line, or the ':' of a trailer
+}
+
+const (
+	csSize = iota
+	csSizeLF
+	csData
+	csDataCR
+	csDataLF
+	csTrailer
+	csTrailerLF
+	csDone
+	csLost
+)
+
+func (c *chunkScanner) reset() { *c = chunkScanner{} }
+
+// scan consumes the body bytes at the start of b and returns how many
+// there are; done once the body's last byte is consumed, lost when the
+// framing is not the strict form.
+func (c *chunkScanner) scan(b []byte) (n int, done, lost bool) {
+	for n < len(b) {
+		ch := b[n]
+		switch c.state {
+		case csSize:
+			c.lineLen++
+			switch {
+			case c.lineLen > 4096:
+				c.state = csLost
+			case ch == '\n' || (ch < ' ' && ch != '\t' && ch != '\r'):
+				c.state = csLost
+			case ch == '\r':
+				if c.lineLen == 1 {
+					c.state = csLost // no digits
+				} else {
+					c.state = csSizeLF
+				}
+			case c.inExt:
+			case ch == ';':
+				c.inExt = c.lineLen > 1
+				if !c.inExt {
+					c.state = csLost
+				}
+			default:
+				d, ok := hexDigit(ch)
+				if !ok || c.size > 1<<56 {
+					c.state = csLost
+				}
+				c.size = c.size<<4 | uint64(d)
+			}
+		case csSizeLF:
+			if ch != '\n' {
+				c.state = csLost
+				break
+			}
+			c.lineLen, c.inExt = 0, false
+			if c.size == 0 {
+				c.state = csTrailer
+			} else {
+				c.state = csData
+			}
+		case csData:
+			k := int(min(uint64(len(b)-n), c.size))
+			c.size -= uint64(k)
+			n += k
+			if c.size == 0 {
+				c.state = csDataCR
+			}
+			continue
+		case csDataCR:
+			if ch != '\r' {
+				c.state = csLost
+				break
+			}
+			c.state = csDataLF
+		case csDataLF:
+			if ch != '\n' {
+				c.state = csLost
+				break
+			}
+			c.state = csSize
+		case csTrailer:
+			// a trailer line is a header line: a token, ':', a value
+			c.lineLen++
+			switch {
+			case c.lineLen > 4096 || ch == '\n':
+				c.state = csLost
+			case ch == '\r':
+				if c.lineLen > 1 && !c.inExt {
+					c.state = csLost // no colon
+				} else {
+					c.state = csTrailerLF
+				}
+			case c.inExt: // past the colon
+				if ch < ' ' && ch != '\t' || ch == 0x7f {
+					c.state = csLost
+				}
+			case ch == ':':
+				c.inExt = c.lineLen > 1
+				if !c.inExt {
+					c.state = csLost
+				}
+			case !isTokenChar(ch):
+				c.state = csLost
+			}
+		case csTrailerLF:
+			if ch != '\n' {
+				c.state = csLost
+				break
+			}
+			if c.lineLen == 1 {
+				c.state = csDone
+				return n + 1, true, false
+			}
+			c.lineLen, c.inExt, c.state = 0, false, csTrailer
+		}
+		if c.state == csLost {
+			return n, false, true
+		}
+		n++
+	}
+	return n, false, false
+}
+
+func hexDigit(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }

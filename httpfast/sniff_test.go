@@ -118,3 +118,67 @@ func BenchmarkClassifyBlock(b *testing.B) {
 		}
 	}
 }
+
+func TestChunkScanner(t *testing.T) {
+	tests := []struct {
+		name string
+		in   string
+		n    int // bytes of body consumed
+		done bool
+		lost bool
+	}{
+		{"two chunks", "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nGET", 20, true, false},
+		{"extension and trailer", "3;x=1\r\nabc\r\n0\r\nX-T: 1\r\n\r\n", 25, true, false},
+		{"upper-case hex", "A\r\n0123456789\r\n0\r\n\r\n", 20, true, false},
+		{"incomplete", "10\r\nabc", 7, false, false},
+		{"bare LF", "3\nabc", 1, false, true},
+		{"not hex", "z\r\n", 0, false, true},
+		{"no size", "\r\n", 0, false, true},
+		{"data without CRLF", "1\r\naXY", 4, false, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var c chunkScanner
+			n, done, lost := c.scan([]byte(tc.in))
+			if n != tc.n || done != tc.done || lost != tc.lost {
+				t.Fatalf("scan = %d, %v, %v; want %d, %v, %v", n, done, lost, tc.n, tc.done, tc.lost)
+			}
+		})
+	}
+	// byte by byte gives the same end
+	in := "5\r\nhello\r\n1;e\r\n!\r\n0\r\nT: v\r\n\r\n"
+	var c chunkScanner
+	for i := 0; i < len(in); i++ {
+		n, done, lost := c.scan([]byte{in[i]})
+		if n != 1 || lost || done != (i == len(in)-1) {
+			t.Fatalf("byte %d: %d %v %v", i, n, done, lost)
+		}
+	}
+}
+
+// FuzzChunkScanner: where chunkScanner says a chunked body ends, fasthttp
+// reads the request with that body to exactly there.
+func FuzzChunkScanner(f *testing.F) {
+	for _, s := range []string{"3\r\nabc\r\n0\r\n\r\n", "1;a=b\r\nx\r\n0\r\nT: 1\r\n\r\n", "0\r\n\r\n", "ff\r\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var c chunkScanner
+		n, done, _ := c.scan(b)
+		if n > len(b) {
+			t.Fatalf("consumed %d of %d", n, len(b))
+		}
+		if !done {
+			return
+		}
+		raw := append([]byte("PUT / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"), b[:n]...)
+		var req fasthttp.Request
+		br := bufio.NewReader(bytes.NewReader(raw))
+		if err := req.Read(br); err != nil {
+			t.Fatalf("body %q: fasthttp: %v", b[:n], err)
+		}
+		if br.Buffered() != 0 {
+			t.Fatalf("body %q: fasthttp left %d bytes", b[:n], br.Buffered())
+		}
+	})
+}

@@ -274,7 +274,8 @@ func cleanBase(p string) string { return path.Base(strings.ReplaceAll(p, "\\", "
 
 func gzipBytes(b []byte) ([]byte, error) {
 	var buf bytes.Buffer
-	w := gzip.NewWriter(&buf)
+	// upstream's level: the stored bytes, and so the ETag, match its
+	w, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
 	if _, err := w.Write(b); err != nil {
 		return nil, err
 	}

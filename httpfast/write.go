@@ -1,6 +1,7 @@
 package httpfast
 
 import (
+	"bytes"
 	"errors"
 	"strconv"
 	"sync"
@@ -25,10 +26,11 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 	if !s.allowed(ctx) {
 		return
 	}
-	p := parseFidPath(requestPath(ctx))
+	path := requestPath(ctx)
+	p := parseFidPath(path)
 	vid, err := needle.ParseVolumeID(p.vid)
 	if err != nil {
-		writeJSONError(ctx, fasthttp.StatusBadRequest, "parse volume id "+string(p.vid)+": "+err.Error())
+		writeJSONError(ctx, fasthttp.StatusBadRequest, needle.UpstreamVolumeIDError(string(p.vid)).Error())
 		return
 	}
 	if !s.authorized(ctx, p, true) {
@@ -46,14 +48,16 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 		writeJSONError(ctx, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
-	key, cookie, err := needle.ParseKeyCookie(p.fid)
+	fid := uploadFid(path)
+	key, cookie, err := needle.ParseKeyCookie(fid)
 	if err != nil {
-		writeJSONError(ctx, fasthttp.StatusBadRequest, err.Error())
+		writeJSONError(ctx, fasthttp.StatusBadRequest, fidError(fid))
 		return
 	}
 	v, ok := s.cfg.Store.Volume(vid)
 	if !ok {
-		writeJSONError(ctx, fasthttp.StatusNotFound, "volume "+strconv.FormatUint(uint64(vid), 10)+" not found")
+		// upstream: no local volume and no replica to forward to
+		writeJSONError(ctx, fasthttp.StatusInternalServerError, "volume "+strconv.FormatUint(uint64(vid), 10)+" not found on "+s.cfg.SelfURL)
 		return
 	}
 	n := pu.toNeedle(key, cookie, uint64(time.Now().Unix()))
@@ -77,8 +81,9 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 	}
 	if err != nil {
 		status := fasthttp.StatusInternalServerError
-		msg := err.Error()
+		msg := "failed to write to local disk: " + err.Error()
 		if errors.Is(err, engine.ErrReadOnly) {
+			msg = err.Error()
 			status = fasthttp.StatusConflict
 			// A plain write to an unreplicated volume that was refused
 			// before anything was appended says so, as upstream does, so a
@@ -111,6 +116,26 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 		appendUploadResult(scratch[:0], name, uint32(pu.originalSize), uint32(n.Checksum), n.Mime, pu.contentMD5))
 }
 
+// uploadFid is the key-and-cookie part of an upload's path as upstream
+// takes it: after the last ',' and before a later '.', whatever the path's
+// shape (so "/3/01637037d6" is not an upload path upstream accepts).
+func uploadFid(path []byte) []byte {
+	comma := bytes.LastIndexByte(path, ',')
+	fid := path[comma+1:]
+	if dot := bytes.LastIndexByte(path, '.'); dot > comma {
+		fid = path[comma+1 : dot]
+	}
+	return fid
+}
+
+// fidError words a file id ParseKeyCookie refused as upstream does.
+func fidError(fid []byte) string {
+	if err := needle.UpstreamFidError(string(fid)); err != nil {
+		return err.Error()
+	}
+	return needle.ErrBadFid.Error()
+}
+
 // writeAndReplicate runs the local write of n and its forwards to the
 // other holders side by side and returns when both are done.
 func (s *Server) writeAndReplicate(ctx *fasthttp.RequestCtx, n *needle.Needle, pu *parsedUpload, v *engine.Volume, vid uint32, remote []string) (res engine.WriteResult, err, replicaErr error) {
@@ -132,7 +157,7 @@ func (s *Server) delete(ctx *fasthttp.RequestCtx) {
 	vid, _ := needle.ParseVolumeID(p.vid)
 	key, cookie, err := needle.ParseKeyCookie(p.fid)
 	if err != nil {
-		writeJSONError(ctx, fasthttp.StatusBadRequest, err.Error())
+		writeJSONError(ctx, fasthttp.StatusBadRequest, fidError(p.fid))
 		return
 	}
 	if !s.authorized(ctx, p, true) {

@@ -2,7 +2,10 @@ package needle
 
 import (
 	"errors"
+	"fmt"
+	"math"
 	"strconv"
+	"strings"
 )
 
 // ErrBadFid is returned for a file id that does not parse.
@@ -124,4 +127,59 @@ func parseDec(s []byte) (uint64, bool) {
 		v = v*10 + d
 	}
 	return v, true
+}
+
+// UpstreamFidError is the error upstream's needle.ParsePath gives for the
+// key-and-cookie part s of a file id, in upstream's words (clients show
+// them), or nil when s parses. It is for error replies only: ParseKeyCookie
+// is the parser.
+func UpstreamFidError(s string) error {
+	if len(s) <= 2*CookieSize {
+		return fmt.Errorf("Invalid fid: %s", s)
+	}
+	delta := ""
+	if i := strings.LastIndex(s, "_"); i > 0 {
+		s, delta = s[:i], s[i+1:]
+	}
+	if len(s) <= 2*CookieSize {
+		return errors.New("KeyHash is too short.")
+	}
+	if len(s) > 2*(CookieSize+IDSize) {
+		return errors.New("KeyHash is too long.")
+	}
+	split := len(s) - 2*CookieSize
+	key, err := strconv.ParseUint(s[:split], 16, 64)
+	if err != nil {
+		return fmt.Errorf("Parse needleId error: %w", fmt.Errorf("needle id %s format error: %v", s[:split], err))
+	}
+	if _, err := strconv.ParseUint(s[split:], 16, 32); err != nil {
+		return fmt.Errorf("Parse cookie error: %w", fmt.Errorf("needle cookie %s format error: %v", s[split:], err))
+	}
+	if delta != "" {
+		d, err := strconv.ParseUint(delta, 10, 64)
+		if err != nil {
+			return err
+		}
+		if d > math.MaxUint64-key {
+			// upstream formats its id type, a Stringer, with %x: the hex
+			// digits of the id's hex string
+			return fmt.Errorf("delta %d overflows needle id %x", d, strconv.FormatUint(key, 16))
+		}
+	}
+	return nil
+}
+
+// UpstreamVolumeIDError is the error upstream gives for a volume id that
+// does not parse, or, for one that parses as 64 bits but not 32 (which
+// upstream truncates and weedvol refuses), weedvol's own; nil when s is a
+// valid volume id.
+func UpstreamVolumeIDError(s string) error {
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return err
+	}
+	if v > math.MaxUint32 {
+		return fmt.Errorf("volume id %s is out of range", s)
+	}
+	return nil
 }

@@ -34,7 +34,7 @@ func FuzzDecode(f *testing.F) {
 
 // FuzzParseKeyCookie checks the allocation-free parser against upstream's.
 func FuzzParseKeyCookie(f *testing.F) {
-	for _, s := range []string{"01637037d6", "3f12345678", "ffffffffffffffff12345678", "0112345678_3", "x", "_", "12345678_1", "0112345678_18446744073709551615"} {
+	for _, s := range []string{"01637037d6", "3f12345678", "ffffffffffffffff12345678", "0112345678_3", "x", "_", "12345678_1", "0112345678_18446744073709551615", "zz", "g112345678", "01g2345678", "0112345678_x", "ffffffffffffffff12345678_1", "1111111111111111111111111111"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -46,6 +46,10 @@ func FuzzParseKeyCookie(f *testing.F) {
 		}
 		if err == nil && (uint64(u.Id) != key || uint32(u.Cookie) != cookie) {
 			t.Fatalf("%q: ours %x/%x upstream %x/%x", s, key, cookie, u.Id, u.Cookie)
+		}
+		// the error replies read as upstream's
+		if werr := UpstreamFidError(s); (werr == nil) != (uerr == nil) || (werr != nil && werr.Error() != uerr.Error()) {
+			t.Fatalf("%q: UpstreamFidError %v, upstream %v", s, werr, uerr)
 		}
 	})
 }
