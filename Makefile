@@ -12,7 +12,7 @@ WEED_PKG    := github.com/seaweedfs/seaweedfs/weed
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './tools/*' -not -path './parity/*' 2>/dev/null)
 
-.PHONY: all build test test-unit vet fuzz-smoke darwin run bench bench-quick microbench parity parity-ratchet crash clean
+.PHONY: all build test test-unit vet fuzz-smoke darwin run bench bench-quick microbench parity parity-ratchet crash difftest clean
 
 all: build
 
@@ -75,6 +75,15 @@ fuzz-smoke:
 # (reliability/doc.go); the short form runs in `make test`.
 crash: $(WEED) build
 	WEED_BINARY=$(WEED) WEEDVOL_BINARY=$(WEEDVOL) $(GO) test -count=1 -timeout 60m -run TestCrash ./reliability -crash.cycles=100 -v
+
+# The differential harness (difftest/) long: 4 seeds x 2 offset widths x
+# 2500 random reads, plus the gRPC, raw-protocol and write phases of each
+# (about 30,000 compared requests); the short form runs in `make test`.
+DIFFTEST_SEEDS ?= 1,2,3,4
+DIFFTEST_REQUESTS ?= 2500
+difftest: $(WEED) $(WEED5) build
+	set -o pipefail; WEED_BINARY=$(WEED) WEED5_BINARY=$(WEED5) WEEDVOL_BINARY=$(WEEDVOL) $(GO) test -count=1 -timeout 60m -run TestDifferential ./difftest \
+	  -difftest.seeds=$(DIFFTEST_SEEDS) -difftest.requests=$(DIFFTEST_REQUESTS) -v | grep -v '^=== ' | tee difftest.log | grep -E 'difftest:|FAIL|ok  '
 
 # A local master + weedvol on ./data, ready to take uploads.
 run: $(WEED) build

@@ -19,13 +19,16 @@
 //     crop, cm=false, readDeleted), odd paths and methods, wrong cookies,
 //     deleted and missing needles and volumes. Status, body and headers are
 //     compared (compare.go).
-//  4. The same writes and deletes go to both (writes.go), their answers are
-//     compared, and then more random reads see the result.
-//  5. The same gRPC reads go to both (grpc.go): ReadNeedleBlob,
+//  4. The same gRPC reads go to both (grpc.go): ReadNeedleBlob,
 //     ReadNeedleMeta, VolumeNeedleStatus, ReadAllNeedles, VolumeStatus,
-//     ReadVolumeFileStatus, VolumeSyncStatus.
-//  6. Raw protocol cases (raw.go): framing and header-size edge cases that
-//     only a hand-written request can produce.
+//     ReadVolumeFileStatus, VolumeSyncStatus, on every needle, every .idx
+//     row and seeded wrong offsets, sizes and ids.
+//  5. Raw protocol cases (raw.go): framing and header edge cases only a
+//     hand-written request produces (bare LF, 20 KB and 1 MB headers,
+//     transfer codings, HTTP versions, pipelining, ...), each on a fresh
+//     connection, every answer and how the connection ends compared.
+//  6. The same seeded writes and deletes go to both (writes.go), their
+//     answers are compared, and more random reads see the result.
 //
 // Where upstream is wrong and weedvol deliberately answers otherwise, the
 // case is listed in knownDivergences (known.go) with the reason, and the

@@ -182,6 +182,7 @@ func (h *Harness) RunReads(phase string, seed uint64, n int) {
 func (h *Harness) RunAll(seed uint64, reads int) {
 	h.RunReads("read", seed, reads/2)
 	h.RunGRPC("grpc", seed, len(h.Corpus.Entries))
+	h.RunRaw("raw", seed)
 	h.RunWrites("write", seed, max(reads/4, 20))
 	h.RunReads("read again", seed*7+1, reads-reads/2)
 }

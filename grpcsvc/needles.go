@@ -97,31 +97,54 @@ func (s *Service) ReadNeedleMeta(ctx context.Context, req *volume_server_pb.Read
 	return resp, nil
 }
 
+// errSizeMismatch is a record header whose size is not the index's, at an
+// offset below a 4-byte volume's limit, where readMetaAt looks again.
+var errSizeMismatch = errors.New("size mismatch")
+
 // readMetaAt reads the header and the fields after the data of the record
 // at off, whose index size is size (a deleted size reads as an empty one).
+//
+// On a volume of 4-byte offsets a record whose header size differs is
+// looked for again MaxSize (32 GiB) further on, where an offset that
+// wrapped past 4 bytes points, as upstream does; the answer is then that
+// second read's (usually EOF: the .dat is not that long).
 func readMetaAt(v *engine.Volume, off int64, size int32) (needle.Needle, error) {
-	var n needle.Needle
-	ver := v.Version()
 	if size < 0 {
 		size = 0
 	}
+	n, err := readMetaOnce(v, off, size)
+	if errors.Is(err, errSizeMismatch) {
+		n, err = readMetaOnce(v, off+v.MaxSize(), size)
+	}
+	return n, err
+}
+
+// readMetaOnce is readMetaAt without the second look. It returns
+// errSizeMismatch when the header's size differs at an offset a wrapped
+// 4-byte offset could have come from.
+func readMetaOnce(v *engine.Volume, off int64, size int32) (needle.Needle, error) {
+	var n needle.Needle
+	ver := v.Version()
 	var hdr [needle.HeaderSize + needle.DataSizeSize]byte
 	if err := readFullAt(v, hdr[:], off); err != nil {
 		return n, err
 	}
 	h, _ := needle.ParseHeader(hdr[:])
 	if h.Size != size {
+		if v.OffsetSize() == 4 && off < v.MaxSize() {
+			return n, errSizeMismatch
+		}
 		return n, fmt.Errorf("size mismatch for entry at offset %d: found id %x size %d, expected size %d", off, h.ID, h.Size, size)
 	}
+	ds := int64(hdr[16])<<24 | int64(hdr[17])<<16 | int64(hdr[18])<<8 | int64(hdr[19])
 	start := off + needle.HeaderSize
 	if size > 0 {
-		ds := int64(hdr[16])<<24 | int64(hdr[17])<<16 | int64(hdr[18])<<8 | int64(hdr[19])
 		start = off + needle.HeaderSize + needle.DataSizeSize + ds
 	}
 	stop := off + needle.ActualSize(size, ver)
 	metaSize := stop - start
 	if metaSize < 0 || metaSize > maxMetaSize {
-		return n, fmt.Errorf("invalid needle meta size %d: size=%d, offset=%d", metaSize, size, off)
+		return n, fmt.Errorf("invalid needle meta size %d: DataSize=%d, size=%d, offset=%d", metaSize, ds, size, off)
 	}
 	tail := make([]byte, metaSize)
 	if err := readFullAt(v, tail, start); err != nil {

@@ -3,12 +3,15 @@ package grpcsvc
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"testing"
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/engine/needle"
@@ -146,8 +149,82 @@ func TestReadNeedleBlobAndMetaErrors(t *testing.T) {
 	if _, err = e.client.ReadNeedleMeta(ctx, &volume_server_pb.ReadNeedleMetaRequest{VolumeId: 92, NeedleId: n.ID, Offset: 1 << 40, Size: 64}); err == nil {
 		t.Fatal("ReadNeedleMeta past the end succeeded")
 	}
+	// a 4-byte volume looks again 32 GiB on, past its end (see below)
 	_, err = e.client.ReadNeedleMeta(ctx, &volume_server_pb.ReadNeedleMetaRequest{VolumeId: 92, NeedleId: n.ID, Offset: off, Size: size + 8})
-	wantErr(t, err, codes.Unknown, "size mismatch")
+	wantErr(t, err, codes.Unknown, "EOF")
+}
+
+// TestReadNeedleMetaSizeMismatch checks the answers to a size that is not
+// the record's, found by difftest: on a volume of 4-byte offsets upstream
+// looks again 32 GiB further on (where a wrapped offset points) and answers
+// that read's error, EOF; on a 5-byte volume it names the record found.
+func TestReadNeedleMetaSizeMismatch(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	v4 := e.allocate(t, 93, "")
+	v5, err := engine.OpenVolume(engine.VolumeConfig{ID: 94, Dir: e.dir, Create: true, OffsetSize: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v5.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.client.VolumeMount(ctx, &volume_server_pb.VolumeMountRequest{VolumeId: 94}); err != nil {
+		t.Fatal(err)
+	}
+	v5, _ = e.store.Volume(94)
+	if v5.OffsetSize() != 5 {
+		t.Fatalf("volume 94 has %d-byte offsets", v5.OffsetSize())
+	}
+	for _, v := range []*engine.Volume{v4, v5} {
+		n := write(t, v, needle.Needle{ID: 0x32, Cookie: 7, Data: []byte("size mismatch probe")})
+		off, size, _ := v.Lookup(n.ID)
+		if _, err := e.client.ReadNeedleMeta(ctx, &volume_server_pb.ReadNeedleMetaRequest{VolumeId: v.ID, NeedleId: n.ID, Offset: off, Size: size}); err != nil {
+			t.Fatalf("volume %d: the right size: %v", v.ID, err)
+		}
+		_, err := e.client.ReadNeedleMeta(ctx, &volume_server_pb.ReadNeedleMetaRequest{VolumeId: v.ID, NeedleId: n.ID, Offset: off, Size: 0})
+		if v.OffsetSize() == 4 {
+			wantErr(t, err, codes.Unknown, "EOF")
+			if got := status.Convert(err).Message(); got != "EOF" {
+				t.Fatalf("4-byte volume: %q, want EOF", got)
+			}
+			// at or past 32 GiB there is no second look
+			_, err = e.client.ReadNeedleMeta(ctx, &volume_server_pb.ReadNeedleMetaRequest{VolumeId: v.ID, Offset: v.MaxSize() + off, Size: 0})
+			wantErr(t, err, codes.Unknown, "EOF")
+			continue
+		}
+		want := fmt.Sprintf("size mismatch for entry at offset %d: found id 32 size %d, expected size 0", off, size)
+		if got := status.Convert(err).Message(); got != want {
+			t.Fatalf("5-byte volume: %q, want %q", got, want)
+		}
+	}
+}
+
+// TestReadNeedleMetaInvalidMetaSize checks upstream's text for a record
+// whose data size field runs past its end: it names the DataSize.
+func TestReadNeedleMetaInvalidMetaSize(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	v := e.allocate(t, 95, "")
+	n := write(t, v, needle.Needle{ID: 9, Cookie: 9, Data: []byte("data size corrupted")})
+	off, size, _ := v.Lookup(n.ID)
+	f, err := os.OpenFile(v.FileName(".dat"), os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the 4-byte data size after the 16-byte header
+	if _, err := f.WriteAt([]byte{0, 1, 0, 0}, off+needle.HeaderSize); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.client.ReadNeedleMeta(ctx, &volume_server_pb.ReadNeedleMetaRequest{VolumeId: 95, NeedleId: n.ID, Offset: off, Size: size})
+	meta := needle.ActualSize(size, v.Version()) - needle.HeaderSize - needle.DataSizeSize - 1<<16
+	want := fmt.Sprintf("invalid needle meta size %d: DataSize=%d, size=%d, offset=%d", meta, 1<<16, size, off)
+	if got := status.Convert(err).Message(); got != want {
+		t.Fatalf("%q, want %q", got, want)
+	}
 }
 
 func TestBatchDelete(t *testing.T) {

@@ -137,12 +137,15 @@ func (s *Server) writeChunked(ctx *fasthttp.RequestCtx, filename []byte, mimeTyp
 			ctx.SetBodyStream(s.newChunkStream(chunks, r.start, r.length, 0), int(r.length))
 			return
 		}
-		body := writeMultipartRanges(ctx, ranges, mimeType, total, func(w io.Writer, r httpRange) error {
+		body, ok := writeMultipartRanges(ctx, ranges, mimeType, total, func(w io.Writer, r httpRange) error {
 			cs := s.newChunkStream(chunks, r.start, r.length, 0)
 			defer cs.Close()
 			_, err := cs.WriteTo(w)
 			return err
 		})
+		if !ok {
+			return
+		}
 		ctx.Response.SetBodyRaw(body)
 		ctx.SetStatusCode(fasthttp.StatusPartialContent)
 		return

@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -160,6 +161,16 @@ func TestChunkManifestMissingChunk(t *testing.T) {
 	}
 	if resp.Header.Get("X-File-Store") != "chunked" {
 		t.Fatalf("headers set before the failure are kept: %v", resp.Header)
+	}
+
+	// several ranges, one of them in the missing chunk: no 206 with fewer
+	// parts, the connection is cut as upstream's is
+	req, _ := http.NewRequest("GET", c.a.url+"/3,0500000005", nil)
+	req.Header.Set("Range", "bytes=0-1,6-7")
+	if r, err := http.DefaultClient.Do(req); err == nil {
+		b, rerr := io.ReadAll(r.Body)
+		r.Body.Close()
+		t.Fatalf("multi-range over a missing chunk answered %d %q (%v)", r.StatusCode, b, rerr)
 	}
 
 	big := bytes.Repeat([]byte("0123456789"), chunkCommit/10+1000)

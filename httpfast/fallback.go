@@ -43,6 +43,10 @@ func adaptHandler(handler fasthttp.RequestHandler) http.Handler {
 			ctx.Request.SetBodyStream(r.Body, int(r.ContentLength))
 		}
 		handler(&ctx)
+		if ctx.Hijacked() {
+			// the handler aborted the request (abortConnection)
+			panic(http.ErrAbortHandler)
+		}
 		writeAdapted(w, r, &ctx.Response)
 	})
 }

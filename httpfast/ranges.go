@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"mime/multipart"
+	"net"
 	"net/textproto"
 	"strconv"
 	"strings"
@@ -117,8 +118,10 @@ func plainError(ctx *fasthttp.RequestCtx, status int, msg string) {
 }
 
 // writeMultipartRanges renders a multipart/byteranges body and sets its
-// Content-Type.
-func writeMultipartRanges(ctx *fasthttp.RequestCtx, ranges []httpRange, mimeType string, total int64, write func(io.Writer, httpRange) error) []byte {
+// Content-Type. When a part cannot be read it aborts the connection, as
+// upstream's streamed answer breaks off, rather than answer with fewer
+// parts than asked for; the caller then writes nothing more.
+func writeMultipartRanges(ctx *fasthttp.RequestCtx, ranges []httpRange, mimeType string, total int64, write func(io.Writer, httpRange) error) ([]byte, bool) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	for _, r := range ranges {
@@ -126,14 +129,23 @@ func writeMultipartRanges(ctx *fasthttp.RequestCtx, ranges []httpRange, mimeType
 			"Content-Range": {r.contentRange(total)},
 			"Content-Type":  {mimeType},
 		})
-		if err != nil {
-			break
+		if err == nil {
+			err = write(part, r)
 		}
-		if write(part, r) != nil {
-			break
+		if err != nil {
+			abortConnection(ctx)
+			return nil, false
 		}
 	}
 	mw.Close()
 	ctx.Response.Header.SetContentType("multipart/byteranges; boundary=" + mw.Boundary())
-	return buf.Bytes()
+	return buf.Bytes(), true
+}
+
+// abortConnection ends the request by closing its connection without an
+// answer (net/http's ErrAbortHandler): for failures past the point where
+// upstream has committed its answer.
+func abortConnection(ctx *fasthttp.RequestCtx) {
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(func(net.Conn) {})
 }

@@ -94,7 +94,9 @@ func (s *Server) get(ctx *fasthttp.RequestCtx) {
 	}
 	if inBuffer && n.IsCompressed() {
 		if acceptsGzip(ctx) && isGzip(data) {
-			ctx.Response.Header.Set("Content-Encoding", "gzip")
+			if !encodingOverridden(ctx) {
+				ctx.Response.Header.Set("Content-Encoding", "gzip")
+			}
 		} else if plain, err := gunzip(data); err == nil {
 			data, inBuffer = plain, false
 		}
@@ -140,7 +142,9 @@ func (s *Server) getStreamed(ctx *fasthttp.RequestCtx, v *engine.Volume, n *need
 		data := n.Data
 		if n.IsCompressed() {
 			if acceptsGzip(ctx) && isGzip(data) {
-				ctx.Response.Header.Set("Content-Encoding", "gzip")
+				if !encodingOverridden(ctx) {
+					ctx.Response.Header.Set("Content-Encoding", "gzip")
+				}
 			} else if plain, err := gunzip(data); err == nil {
 				data = plain
 			}
@@ -289,6 +293,37 @@ var passThrough = []struct{ query, header string }{
 	{"response-expires", "Expires"},
 }
 
+// applyPassThrough sets the headers the response-* query overrides name,
+// matching the names without regard to case, as upstream does; the first
+// argument naming a header wins.
+func applyPassThrough(ctx *fasthttp.RequestCtx) {
+	h := &ctx.Response.Header
+	var done [8]bool // by index in passThrough
+	for k, v := range ctx.QueryArgs().All() {
+		if len(k) < len("response-") || !bytes.EqualFold(k[:len("response-")], []byte("response-")) || len(v) == 0 {
+			continue
+		}
+		for i, pt := range passThrough {
+			if !done[i] && bytes.EqualFold(k, []byte(pt.query)) {
+				h.SetBytesV(pt.header, v)
+				done[i] = true
+				break
+			}
+		}
+	}
+}
+
+// encodingOverridden reports whether the query sets Content-Encoding
+// itself (response-content-encoding), which then wins over the gzip one.
+func encodingOverridden(ctx *fasthttp.RequestCtx) bool {
+	for k, v := range ctx.QueryArgs().All() {
+		if len(v) > 0 && bytes.EqualFold(k, []byte("response-content-encoding")) {
+			return true
+		}
+	}
+	return false
+}
+
 // contentHeaders sets Content-Type, Accept-Ranges, the response-* query
 // overrides and Content-Disposition.
 func (s *Server) contentHeaders(ctx *fasthttp.RequestCtx, filename []byte, mimeType string) {
@@ -300,10 +335,8 @@ func (s *Server) contentHeaders(ctx *fasthttp.RequestCtx, filename []byte, mimeT
 	}
 	h.Set("Accept-Ranges", "bytes")
 	args := ctx.QueryArgs()
-	for _, pt := range passThrough {
-		if v := args.Peek(pt.query); len(v) > 0 {
-			h.SetBytesV(pt.header, v)
-		}
+	if args.Len() > 0 {
+		applyPassThrough(ctx)
 	}
 	if len(h.Peek("Content-Disposition")) == 0 && len(filename) > 0 {
 		disposition := "inline"
@@ -359,10 +392,13 @@ func (s *Server) writeBody(ctx *fasthttp.RequestCtx, mimeType string, total int6
 		ctx.SetStatusCode(fasthttp.StatusPartialContent)
 		return
 	}
-	body := writeMultipartRanges(ctx, ranges, mimeType, total, func(w io.Writer, r httpRange) error {
+	body, ok := writeMultipartRanges(ctx, ranges, mimeType, total, func(w io.Writer, r httpRange) error {
 		_, err := w.Write(slice(r.start, r.length))
 		return err
 	})
+	if !ok {
+		return
+	}
 	ctx.Response.SetBodyRaw(body)
 	ctx.SetStatusCode(fasthttp.StatusPartialContent)
 }
@@ -372,10 +408,11 @@ const sniffLen = 512
 
 // sniffType gives a reply whose handler set no Content-Type the one
 // net/http's server guesses from the start of its body, as upstream's
-// replies get: none for an empty body, "application/octet-stream" for
-// unrecognised binary data.
+// replies get: none for an empty body or one with a Content-Encoding,
+// "application/octet-stream" for unrecognised binary data.
 func sniffType(ctx *fasthttp.RequestCtx, mimeType string, first []byte) {
-	if mimeType != "" || len(first) == 0 || len(ctx.Response.Header.ContentType()) > 0 {
+	if mimeType != "" || len(first) == 0 || len(ctx.Response.Header.ContentType()) > 0 ||
+		len(ctx.Response.Header.ContentEncoding()) > 0 { // net/http does not sniff encoded bodies
 		return
 	}
 	ctx.Response.Header.SetContentType(http.DetectContentType(first))

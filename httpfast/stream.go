@@ -124,10 +124,13 @@ func (s *Server) writeStream(ctx *fasthttp.RequestCtx, filename []byte, mimeType
 			ctx.SetBodyStream(&volumeSection{v: v, off: off + r.start, end: off + r.start + r.length, release: release}, int(r.length))
 			return true
 		}
-		body := writeMultipartRanges(ctx, ranges, mimeType, size, func(w io.Writer, r httpRange) error {
+		body, ok := writeMultipartRanges(ctx, ranges, mimeType, size, func(w io.Writer, r httpRange) error {
 			_, err := io.Copy(w, &volumeSection{v: v, off: off + r.start, end: off + r.start + r.length})
 			return err
 		})
+		if !ok {
+			return false
+		}
 		ctx.Response.SetBodyRaw(body)
 		ctx.SetStatusCode(fasthttp.StatusPartialContent)
 		return false
