@@ -139,6 +139,23 @@ func (s *sniffer) read(p []byte) (int, error) {
 			return 0, err
 		}
 	}
+	if s.clear == 0 && !s.transparent && !s.divert.Load() && s.buf == nil {
+		// The common case: the whole request arrives in one read and is
+		// plain. It is read straight into fasthttp's buffer and classified
+		// there; anything else is moved to the sniffer's own buffer.
+		n, err := s.conn.Read(p)
+		if n == 0 {
+			return 0, err
+		}
+		kind, blockLen, bodyLen := classifyBlock(p[:n])
+		if kind == blockPlain && int64(n) <= int64(blockLen)+bodyLen {
+			s.clear = int64(blockLen) + bodyLen - int64(n)
+			return n, err
+		}
+		// what was read is classified first; a read error comes again
+		s.buf, s.off = sniffBufs.Get().(*[]byte), 0
+		*s.buf = append((*s.buf)[:0], p[:n]...)
+	}
 	if s.clear == 0 && !s.transparent && !s.divert.Load() {
 		if err := s.classify(); err != nil {
 			var ne net.Error

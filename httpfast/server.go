@@ -99,6 +99,7 @@ func FastServer(handler fasthttp.RequestHandler, idleTimeout time.Duration) *fas
 		MaxRequestBodySize: 1, IdleTimeout: idleTimeout,
 		DisablePreParseMultipartForm: true, NoDefaultContentType: true,
 		ReadBufferSize:    16 << 10,
+		WriteBufferSize:   64 << 10,
 		StreamRequestBody: true,
 	}
 }

@@ -145,7 +145,12 @@ func sniffSection(ctx *fasthttp.RequestCtx, mimeType string, v *engine.Volume, o
 	if mimeType != "" || size == 0 {
 		return
 	}
-	var head [sniffLen]byte
-	n, _ := v.ReadAt(head[:min(size, sniffLen)], off)
-	sniffType(ctx, mimeType, head[:n])
+	hp := sniffHeads.Get().(*[sniffLen]byte) // owned here until Put
+	n, _ := v.ReadAt(hp[:min(size, sniffLen)], off)
+	sniffType(ctx, mimeType, hp[:n])
+	sniffHeads.Put(hp)
 }
+
+// sniffHeads recycles the buffers sniffSection reads a body's start into
+// (a stack array would escape through the I/O engine's interface).
+var sniffHeads = sync.Pool{New: func() any { return new([sniffLen]byte) }}
