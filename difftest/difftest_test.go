@@ -2,7 +2,6 @@ package difftest
 
 import (
 	"flag"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -19,14 +18,7 @@ var (
 // binary finds a binary; outside CI a missing one skips the test, in CI it
 // fails it.
 func binary(t *testing.T, env, name string) string {
-	p, err := weedproc.Binary(env, name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	return p
+	return weedproc.TestBinary(t, env, name)
 }
 
 // TestDifferential serves one upstream-written corpus with upstream and

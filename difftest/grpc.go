@@ -348,15 +348,7 @@ func (h *Harness) compare(phase string, req *Request, call func(context.Context,
 	diffs := compareAnswers(up, wv)
 	known := ""
 	if len(diffs) > 0 {
-		upR, wvR := up.response(), wv.response()
-		if k, ok := matchKnown(req, upR, wvR); ok {
-			known = k.name
-			if k.checkWith != nil {
-				diffs = k.checkWith(h, req, upR, wvR)
-			} else {
-				diffs = k.check(req, upR, wvR)
-			}
-		}
+		diffs, known = h.applyKnown(req, up.response(), wv.response(), diffs)
 	}
 	h.Res.add(phase, req, diffs, known)
 }

@@ -154,17 +154,7 @@ func (h *Harness) Do(phase string, req *Request) (up, wv Response) {
 	up = h.Up.raw.Do(req.Method, req.bytes(h.Up.Addr()))
 	wv = h.Wv.raw.Do(req.Method, req.bytes(h.Wv.Addr()))
 	diffs := compareResponses(withoutSelf(up, h.Up.Addr()), withoutSelf(wv, h.Wv.Addr()))
-	known := ""
-	if len(diffs) > 0 {
-		if k, ok := matchKnown(req, up, wv); ok {
-			known = k.name
-			if k.checkWith != nil {
-				diffs = k.checkWith(h, req, up, wv)
-			} else {
-				diffs = k.check(req, up, wv)
-			}
-		}
-	}
+	diffs, known := h.applyKnown(req, up, wv, diffs)
 	h.Res.add(phase, req, diffs, known)
 	return up, wv
 }

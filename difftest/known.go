@@ -166,6 +166,22 @@ func targetVid(target string) (string, bool) {
 	}
 }
 
+// applyKnown replaces diffs, when the request is a listed divergence, by
+// the result of weedvol's own check, and names the rule.
+func (h *Harness) applyKnown(req *Request, up, wv Response, diffs []Diff) ([]Diff, string) {
+	if len(diffs) == 0 {
+		return diffs, ""
+	}
+	k, ok := matchKnown(req, up, wv)
+	if !ok {
+		return diffs, ""
+	}
+	if k.checkWith != nil {
+		return k.checkWith(h, req, up, wv), k.name
+	}
+	return k.check(req, up, wv), k.name
+}
+
 func matchKnown(req *Request, up, wv Response) (knownDivergence, bool) {
 	for _, k := range knownDivergences {
 		if k.match(req, up, wv) {

@@ -26,14 +26,7 @@ func upstreamBinary(t *testing.T, offsetSize int) string {
 	if offsetSize == 5 {
 		env, name = "WEED5_BINARY", "weed-5b"
 	}
-	p, err := weedproc.Binary(env, name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	return p
+	return weedproc.TestBinary(t, env, name)
 }
 
 type upload struct {

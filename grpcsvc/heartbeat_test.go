@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -21,14 +20,7 @@ import (
 // built (and failing under CI, where it must be).
 func weedBinary(t *testing.T) string {
 	t.Helper()
-	weed, err := weedproc.Binary("WEED_BINARY", "weed")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
-	return weed
+	return weedproc.TestBinary(t, "WEED_BINARY", "weed")
 }
 
 func httpGet(t *testing.T, url string) (int, string) {

@@ -48,14 +48,7 @@ func cycleCount(t *testing.T) int {
 
 // findBinary finds a server binary; without it the test skips, except in CI.
 func findBinary(t *testing.T, env, name string) string {
-	p, err := weedproc.Binary(env, name)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI: %v", err)
-		}
-		t.Skip(err)
-	}
-	return p
+	return weedproc.TestBinary(t, env, name)
 }
 
 // run is one TestCrash run: the servers, the writers and their files.

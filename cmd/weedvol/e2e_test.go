@@ -28,13 +28,7 @@ func buildWeedvol(t *testing.T, dir string) string {
 // real upstream master and drives it with upstream's own clients:
 // weed upload, weed download and weed benchmark.
 func TestWithUpstreamMaster(t *testing.T) {
-	weed, err := weedproc.Binary("WEED_BINARY", "weed")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal(err)
-		}
-		t.Skip(err)
-	}
+	weed := weedproc.TestBinary(t, "WEED_BINARY", "weed")
 	root := t.TempDir()
 	weedvol := buildWeedvol(t, root)
 	mdir, vdir, work := filepath.Join(root, "m"), filepath.Join(root, "v"), filepath.Join(root, "w")

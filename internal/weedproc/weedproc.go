@@ -41,6 +41,28 @@ func Binary(env, name string) (string, error) {
 	return "", fmt.Errorf("%s not found: run `make bin/%s` or set %s", name, name, env)
 }
 
+// TB is the part of testing.TB that TestBinary needs.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Skip(args ...any)
+}
+
+// TestBinary is Binary for a test: a missing binary skips the test on a
+// developer's machine and fails it in CI (environment variable CI set),
+// where the Makefile has built it and a skip would hide a test.
+func TestBinary(t TB, env, name string) string {
+	t.Helper()
+	p, err := Binary(env, name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("CI: ", err)
+		}
+		t.Skip(err)
+	}
+	return p
+}
+
 var portMu sync.Mutex
 var nextPort = 15000 + os.Getpid()%3000
 
