@@ -1,6 +1,7 @@
 package grpcsvc
 
 import (
+	"github.com/weedvol/weedvol/guard"
 	"os"
 	"path/filepath"
 	"strings"
@@ -314,12 +315,14 @@ func TestServerStatusPingLeave(t *testing.T) {
 }
 
 func TestWhiteList(t *testing.T) {
-	e := newEnv(t, func(c *Config) { c.WhiteList = []string{"10.0.0.0/8"} })
+	deny, _ := guard.New([]string{"10.0.0.0/8"})
+	e := newEnv(t, func(c *Config) { c.WhiteList = deny })
 	_, err := e.client.AllocateVolume(ctxT(t), &volume_server_pb.AllocateVolumeRequest{VolumeId: 1})
 	wantErr(t, err, codes.PermissionDenied, "not authorized: 127.0.0.1")
 	if _, err := e.client.VolumeStatus(ctxT(t), &volume_server_pb.VolumeStatusRequest{VolumeId: 1}); status.Code(err) == codes.PermissionDenied {
 		t.Fatal("VolumeStatus is not an admin RPC")
 	}
-	open := newEnv(t, func(c *Config) { c.WhiteList = []string{"127.0.0.1"} })
+	allow, _ := guard.New([]string{"127.0.0.0/30"}) // a CIDR lets the writer in
+	open := newEnv(t, func(c *Config) { c.WhiteList = allow })
 	open.allocate(t, 1, "")
 }

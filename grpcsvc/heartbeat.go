@@ -201,7 +201,7 @@ type recvEvent struct {
 func (h *heartbeater) session(ctx context.Context, target string) (leader string, registered bool, err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	conn, err := dialMaster(target)
+	conn, err := dialMaster(target, h.svc.cfg.ClientTLS)
 	if err != nil {
 		return "", false, err
 	}

@@ -2,8 +2,10 @@ package grpcsvc
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc/credentials"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,10 +21,16 @@ import (
 const maxMessageSize = 1 << 30
 
 // dialOptions mirror upstream's client settings: 1 GiB messages, a ping
-// after 60s of silence on active streams, 20s to answer it.
-func dialOptions() []grpc.DialOption {
+// after 60s of silence on active streams, 20s to answer it; mutual TLS
+// when security.toml configures it ([grpc.volume] with [grpc] ca), else
+// plaintext.
+func dialOptions(clientTLS *tls.Config) []grpc.DialOption {
+	creds := insecure.NewCredentials()
+	if clientTLS != nil {
+		creds = credentials.NewTLS(clientTLS)
+	}
 	return []grpc.DialOption{
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithTransportCredentials(creds),
 		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(maxMessageSize), grpc.MaxCallRecvMsgSize(maxMessageSize)),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 60 * time.Second, Timeout: 20 * time.Second}),
 	}
@@ -30,8 +38,8 @@ func dialOptions() []grpc.DialOption {
 
 // dialMaster returns a client connection to master's gRPC port. It does not
 // wait for the connection: the first call does.
-func dialMaster(master string) (*grpc.ClientConn, error) {
-	conn, err := grpc.NewClient(grpcAddress(master), dialOptions()...)
+func dialMaster(master string, clientTLS *tls.Config) (*grpc.ClientConn, error) {
+	conn, err := grpc.NewClient(grpcAddress(master), dialOptions(clientTLS)...)
 	if err != nil {
 		return nil, fmt.Errorf("fail to dial %s : %v", master, err)
 	}
@@ -40,11 +48,14 @@ func dialMaster(master string) (*grpc.ClientConn, error) {
 
 // masterConns caches one connection per master for unary calls.
 type masterConns struct {
-	mu    sync.Mutex // guards conns
-	conns map[string]*grpc.ClientConn
+	clientTLS *tls.Config
+	mu        sync.Mutex // guards conns
+	conns     map[string]*grpc.ClientConn
 }
 
-func newMasterConns() *masterConns { return &masterConns{conns: map[string]*grpc.ClientConn{}} }
+func newMasterConns(clientTLS *tls.Config) *masterConns {
+	return &masterConns{clientTLS: clientTLS, conns: map[string]*grpc.ClientConn{}}
+}
 
 func (m *masterConns) client(master string) (master_pb.SeaweedClient, error) {
 	addr := grpcAddress(master)
@@ -53,7 +64,7 @@ func (m *masterConns) client(master string) (master_pb.SeaweedClient, error) {
 	if c, ok := m.conns[addr]; ok {
 		return master_pb.NewSeaweedClient(c), nil
 	}
-	c, err := dialMaster(master)
+	c, err := dialMaster(master, m.clientTLS)
 	if err != nil {
 		return nil, err
 	}

@@ -2,7 +2,9 @@ package grpcsvc
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
+	"github.com/weedvol/weedvol/guard"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -43,9 +45,14 @@ type Config struct {
 	// ID is the server id announced to the master; IP:Port when empty.
 	ID string
 
-	// WhiteList limits the admin RPCs to these IPs and CIDR ranges, as
-	// upstream's guard does; empty allows everyone.
-	WhiteList []string
+	// WhiteList limits the admin RPCs to its IPs and CIDR ranges, as
+	// upstream's guard does (-whiteList with security.toml's
+	// guard.white_list); nil or empty allows everyone. The same list
+	// guards HTTP writes.
+	WhiteList *guard.WhiteList
+	// ClientTLS, when set, is the mutual TLS of every call this server
+	// makes: heartbeat, master lookups, peers (tlsconf.Set.GRPCClient).
+	ClientTLS *tls.Config
 	// Pulse is the heartbeat period; DefaultPulse when 0.
 	Pulse time.Duration
 	// MaintenanceBytesPerSecond limits volume copies that do not set their
@@ -67,7 +74,7 @@ type Service struct {
 	store *engine.Store
 	state *nodestate.State
 	logf  func(string, ...any)
-	guard whiteList
+	guard *guard.WhiteList
 
 	// dirUUIDs are the location directories' vol_dir.uuid, by disk id.
 	dirUUIDs []string
@@ -103,7 +110,7 @@ func New(cfg Config) *Service {
 	if cfg.Pulse <= 0 {
 		cfg.Pulse = DefaultPulse
 	}
-	s := &Service{cfg: cfg, store: cfg.Store, state: cfg.State, logf: cfg.Logf, guard: newWhiteList(cfg.WhiteList, cfg.Logf)}
+	s := &Service{cfg: cfg, store: cfg.Store, state: cfg.State, logf: cfg.Logf, guard: cfg.WhiteList}
 	var dirs []string
 	for _, l := range s.store.Locations() {
 		dirs = append(dirs, l.Dir)
@@ -124,7 +131,7 @@ func New(cfg Config) *Service {
 			s.logf("%v", err)
 		}
 	}
-	s.masters = newMasterConns()
+	s.masters = newMasterConns(cfg.ClientTLS)
 	s.hb = newHeartbeater(s)
 	if !s.state.HasLeft() {
 		// Upstream reports healthy from start until the heartbeat is stopped,
@@ -183,7 +190,7 @@ func (s *Service) maintenanceErr() error {
 // checkAdmin is upstream's checkGrpcAdminAuth: the caller's IP must be
 // white-listed for destructive RPCs.
 func (s *Service) checkAdmin(ctx context.Context) error {
-	if s.guard.empty() {
+	if s.guard.Empty() {
 		return nil
 	}
 	p, ok := peer.FromContext(ctx)
@@ -197,54 +204,9 @@ func (s *Service) checkAdmin(ctx context.Context) error {
 	} else if h, _, err := net.SplitHostPort(addr); err == nil {
 		host = h
 	}
-	if !s.guard.allows(host) {
+	if !s.guard.Allows(host) {
 		s.logf("gRPC admin auth failed: %s is not whitelisted (remote: %s)", host, addr)
 		return status.Errorf(codes.PermissionDenied, "not authorized: %s", host)
 	}
 	return nil
-}
-
-// whiteList holds IPs and CIDR ranges.
-type whiteList struct {
-	ips   map[string]struct{}
-	cidrs []*net.IPNet
-}
-
-func newWhiteList(entries []string, logf func(string, ...any)) whiteList {
-	w := whiteList{ips: map[string]struct{}{}}
-	for _, e := range entries {
-		e = strings.TrimSpace(e)
-		switch {
-		case e == "":
-		case strings.Contains(e, "/"):
-			_, n, err := net.ParseCIDR(e)
-			if err != nil {
-				logf("parse CIDR %s in whitelist failed: %v", e, err)
-				continue
-			}
-			w.cidrs = append(w.cidrs, n)
-		default:
-			w.ips[e] = struct{}{}
-		}
-	}
-	return w
-}
-
-func (w whiteList) empty() bool { return len(w.ips) == 0 && len(w.cidrs) == 0 }
-
-func (w whiteList) allows(host string) bool {
-	if w.empty() {
-		return true
-	}
-	if _, ok := w.ips[host]; ok {
-		return true
-	}
-	if ip := net.ParseIP(host); ip != nil {
-		for _, n := range w.cidrs {
-			if n.Contains(ip) {
-				return true
-			}
-		}
-	}
-	return false
 }

@@ -135,7 +135,7 @@ func (s *Service) VolumeTailReceiver(ctx context.Context, req *volume_server_pb.
 	if !ok {
 		return resp, fmt.Errorf("receiver not found volume id %d", req.GetVolumeId())
 	}
-	conn, err := grpc.NewClient(grpcAddress(source), dialOptions()...)
+	conn, err := grpc.NewClient(grpcAddress(source), dialOptions(s.cfg.ClientTLS)...)
 	if err != nil {
 		return resp, fmt.Errorf("fail to dial %s: %w", source, err)
 	}

@@ -50,7 +50,7 @@ func (s *Service) VolumeCopy(req *volume_server_pb.VolumeCopyRequest, stream vol
 	}
 	defer s.copying.Delete(id)
 
-	conn, err := grpc.NewClient(grpcAddress(source), dialOptions()...)
+	conn, err := grpc.NewClient(grpcAddress(source), dialOptions(s.cfg.ClientTLS)...)
 	if err != nil {
 		return fmt.Errorf("fail to dial %s: %w", source, err)
 	}

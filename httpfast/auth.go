@@ -22,9 +22,10 @@ var errWrongJWT = errors.New("wrong jwt")
 // the "AT" cookie; it must be HMAC-signed, unexpired, and name this file id
 // (a "_delta" suffix of the fid is ignored).
 func (s *Server) authorized(ctx *fasthttp.RequestCtx, p fidPath, write bool) bool {
-	key := s.cfg.ReadSigningKey
+	keys := s.keys.Load()
+	key := keys.read
 	if write {
-		key = s.cfg.SigningKey
+		key = keys.write
 	}
 	if len(key) == 0 {
 		return true
@@ -60,4 +61,13 @@ func requestToken(ctx *fasthttp.RequestCtx) []byte {
 		return b[7:]
 	}
 	return ctx.Request.Header.Cookie("AT")
+}
+
+// signingKeys are the JWT keys in force; SetSigningKeys replaces them.
+type signingKeys struct{ write, read []byte }
+
+// SetSigningKeys replaces the JWT signing keys (a security.toml reload);
+// requests in flight finish with the keys they started with.
+func (s *Server) SetSigningKeys(write, read []byte) {
+	s.keys.Store(&signingKeys{write: append([]byte(nil), write...), read: append([]byte(nil), read...)})
 }

@@ -3,6 +3,7 @@ package httpfast
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -35,15 +36,18 @@ var (
 	errManifestDepth = errors.New("chunk manifest: manifests nested too deep")
 )
 
-// chunkClient fetches chunks from other volume servers. Bodies stream.
-var chunkClient = &fasthttp.Client{
-	Name:                     "weedvol-chunks",
-	NoDefaultUserAgentHeader: true,
-	StreamResponseBody:       true,
-	DisablePathNormalizing:   true,
-	ReadTimeout:              10 * time.Minute,
-	WriteTimeout:             time.Minute,
-	MaxIdleConnDuration:      30 * time.Second,
+// newChunkClient fetches chunks from other volume servers. Bodies stream.
+func newChunkClient(peerTLS *tls.Config) *fasthttp.Client {
+	return &fasthttp.Client{
+		TLSConfig:                peerTLS,
+		Name:                     "weedvol-chunks",
+		NoDefaultUserAgentHeader: true,
+		StreamResponseBody:       true,
+		DisablePathNormalizing:   true,
+		ReadTimeout:              10 * time.Minute,
+		WriteTimeout:             time.Minute,
+		MaxIdleConnDuration:      30 * time.Second,
+	}
 }
 
 // cmBypass reports whether the request asks for a manifest's own bytes.
@@ -505,19 +509,19 @@ func (s *Server) getRemoteChunk(host, fid string, skip int64) (io.Reader, func()
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
 	resp := fasthttp.AcquireResponse()
-	req.SetRequestURI("http://" + host + "/" + fid)
+	req.SetRequestURI(s.peerScheme + host + "/" + fid)
 	if skip > 0 {
 		req.Header.Set("Range", "bytes="+strconv.FormatInt(skip, 10)+"-")
 	}
-	if len(s.cfg.ReadSigningKey) > 0 {
-		token, err := mintFidToken(s.cfg.ReadSigningKey, fid)
+	if key := s.keys.Load().read; len(key) > 0 {
+		token, err := mintFidToken(key, fid)
 		if err != nil {
 			fasthttp.ReleaseResponse(resp)
 			return nil, nil, err
 		}
 		req.Header.Set("Authorization", "BEARER "+token)
 	}
-	if err := chunkClient.Do(req, resp); err != nil {
+	if err := s.chunkClient.Do(req, resp); err != nil {
 		fasthttp.ReleaseResponse(resp)
 		return nil, nil, err
 	}

@@ -152,10 +152,10 @@ func (s *Server) deleteRemoteChunk(host, fid string) error {
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("http://" + host + "/" + fid + "?type=replicate")
+	req.SetRequestURI(s.peerScheme + host + "/" + fid + "?type=replicate")
 	req.Header.SetMethod(fasthttp.MethodDelete)
-	if len(s.cfg.SigningKey) > 0 {
-		token, err := mintFidToken(s.cfg.SigningKey, fid)
+	if key := s.keys.Load().write; len(key) > 0 {
+		token, err := mintFidToken(key, fid)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package httpfast
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"math/rand/v2"
 	"net/http"
@@ -26,10 +27,13 @@ func isVolumeNotFound(err error) bool {
 	return errors.As(err, &nf) && nf.VolumeNotFound()
 }
 
-var proxyClient = &fasthttp.Client{
-	ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, MaxIdleConnDuration: 30 * time.Second,
-	NoDefaultUserAgentHeader: true, DisableHeaderNamesNormalizing: false,
-	DisablePathNormalizing: true,
+func newProxyClient(peerTLS *tls.Config) *fasthttp.Client {
+	return &fasthttp.Client{
+		TLSConfig:   peerTLS,
+		ReadTimeout: 60 * time.Second, WriteTimeout: 60 * time.Second, MaxIdleConnDuration: 30 * time.Second,
+		NoDefaultUserAgentHeader: true, DisableHeaderNamesNormalizing: false,
+		DisablePathNormalizing: true,
+	}
 }
 
 // proxyRead forwards a read over the download limit to another holder of
@@ -90,7 +94,7 @@ func (s *Server) notLocal(ctx *fasthttp.RequestCtx, vid uint32) {
 		return
 	}
 	p := parseFidPath(requestPath(ctx))
-	loc := "http://" + target + "/" + string(p.vid) + "," + string(p.fid)
+	loc := s.peerScheme + target + "/" + string(p.vid) + "," + string(p.fid)
 	q := "proxied=true"
 	if c := ctx.QueryArgs().Peek("collection"); len(c) > 0 {
 		q = "collection=" + string(fasthttp.AppendQuotedArg(nil, c)) + "&" + q
@@ -126,7 +130,7 @@ func (s *Server) proxyTo(ctx *fasthttp.RequestCtx, target string) {
 	defer fasthttp.ReleaseArgs(args)
 	ctx.QueryArgs().CopyTo(args)
 	args.Set("proxied", "true")
-	req.SetRequestURI("http://" + target + string(requestPath(ctx)) + "?" + string(args.QueryString()))
+	req.SetRequestURI(s.peerScheme + target + string(requestPath(ctx)) + "?" + string(args.QueryString()))
 	req.Header.SetMethodBytes(ctx.Method())
 	drop := connectionListed(ctx.Request.Header.Peek("Connection"))
 	ctx.Request.Header.VisitAll(func(k, v []byte) {
@@ -136,7 +140,7 @@ func (s *Server) proxyTo(ctx *fasthttp.RequestCtx, target string) {
 		}
 		req.Header.AddBytesKV(k, v)
 	})
-	if err := proxyClient.DoTimeout(req, resp, 60*time.Second); err != nil {
+	if err := s.proxyClient.DoTimeout(req, resp, 60*time.Second); err != nil {
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 		return
 	}

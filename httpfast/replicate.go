@@ -3,6 +3,7 @@ package httpfast
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"mime/multipart"
 	"net/textproto"
@@ -46,9 +47,10 @@ type replicator struct {
 	cache  map[uint32]replicaSet
 }
 
-func newReplicator() *replicator {
+func newReplicator(peerTLS *tls.Config) *replicator {
 	return &replicator{
 		client: fasthttp.Client{
+			TLSConfig:                peerTLS,
 			Name:                     "weedvol-replicate",
 			NoDefaultUserAgentHeader: true,
 			MaxConnsPerHost:          256,
@@ -221,7 +223,7 @@ func (s *Server) forwardWrite(url string, w *replicaWrite, body []byte, contentT
 	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseRequest(req)
 	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("http://" + url + w.path + "?" + w.query())
+	req.SetRequestURI(s.peerScheme + url + w.path + "?" + w.query())
 	req.Header.SetMethod(fasthttp.MethodPost)
 	req.Header.SetContentType(contentType)
 	if len(w.jwt) > 0 {
@@ -268,7 +270,7 @@ func (s *Server) replicateDelete(vid uint32, urls []string, path string, jwt []b
 		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 		defer fasthttp.ReleaseRequest(req)
 		defer fasthttp.ReleaseResponse(resp)
-		req.SetRequestURI("http://" + url + path + "?type=replicate")
+		req.SetRequestURI(s.peerScheme + url + path + "?type=replicate")
 		req.Header.SetMethod(fasthttp.MethodDelete)
 		if err := s.repl.client.DoTimeout(req, resp, replicaBaseTimeout); err != nil {
 			return err

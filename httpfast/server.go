@@ -8,6 +8,8 @@
 package httpfast
 
 import (
+	"crypto/tls"
+	"github.com/weedvol/weedvol/guard"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,8 +33,9 @@ type Config struct {
 	// (0: unlimited); requests over it wait up to the timeouts, then get 429.
 	ConcurrentUploadLimit, ConcurrentDownloadLimit int64
 	InflightUploadTimeout, InflightDownloadTimeout time.Duration
-	// WhiteList, when not empty, lists the IPs allowed to write and delete.
-	WhiteList []string
+	// WhiteList, when not empty, holds the IPs and CIDR ranges allowed to
+	// write and delete (the same list guards the admin gRPC calls).
+	WhiteList *guard.WhiteList
 	// SigningKey and ReadSigningKey, from security.toml, make writes and
 	// reads require a JWT naming the file id; empty means no check.
 	SigningKey, ReadSigningKey []byte
@@ -43,6 +46,10 @@ type Config struct {
 	// UI exposes /ui/index.html; upstream does when no JWT signing key is
 	// set or security.toml has access.ui = true.
 	UI bool
+	// PeerTLS, when set ([https.client] enabled), makes the HTTP calls to
+	// other volume servers (replication, proxied reads, chunks) use HTTPS
+	// with it.
+	PeerTLS *tls.Config
 	// Logf receives errors worth an operator's attention.
 	Logf func(format string, args ...any)
 }
@@ -61,6 +68,13 @@ type Server struct {
 	bufPool sync.Pool // *[]byte record buffers for reads
 
 	repl *replicator // forwards writes and deletes to other replicas
+
+	keys atomic.Pointer[signingKeys]
+
+	// chunkClient and proxyClient call other volume servers, with
+	// peerScheme ("http://", or "https://" under [https.client]).
+	chunkClient, proxyClient *fasthttp.Client
+	peerScheme               string
 }
 
 // New returns a Server.
@@ -74,7 +88,12 @@ func New(cfg Config) *Server {
 	if cfg.ReadMode == "" {
 		cfg.ReadMode = "proxy"
 	}
-	s := &Server{cfg: cfg, repl: newReplicator()}
+	s := &Server{cfg: cfg, repl: newReplicator(cfg.PeerTLS),
+		chunkClient: newChunkClient(cfg.PeerTLS), proxyClient: newProxyClient(cfg.PeerTLS), peerScheme: "http://"}
+	if cfg.PeerTLS != nil {
+		s.peerScheme = "https://"
+	}
+	s.SetSigningKeys(cfg.SigningKey, cfg.ReadSigningKey)
 	s.uploadCond = sync.NewCond(&s.limitMu)
 	s.downloadCond = sync.NewCond(&s.limitMu)
 	s.bufPool.New = func() any { b := make([]byte, 0, 64<<10); return &b }
@@ -177,17 +196,13 @@ func (s *Server) cors(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// allowed applies -whiteList to writes; a refused request gets 401.
+// allowed applies the white list to writes and deletes as upstream's
+// guard does: a refused request gets a bare 401.
 func (s *Server) allowed(ctx *fasthttp.RequestCtx) bool {
-	if len(s.cfg.WhiteList) == 0 {
+	if s.cfg.WhiteList.Empty() || s.cfg.WhiteList.AllowsIP(ctx.RemoteIP()) {
 		return true
 	}
-	ip := ctx.RemoteIP().String()
-	for _, w := range s.cfg.WhiteList {
-		if w == ip {
-			return true
-		}
-	}
-	writeJSONError(ctx, fasthttp.StatusUnauthorized, "Not in whitelist: "+ip)
+	s.cfg.Logf("Not in whitelist: %s", ctx.RemoteIP())
+	ctx.SetStatusCode(fasthttp.StatusUnauthorized)
 	return false
 }

@@ -6,9 +6,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/weedvol/weedvol/guard"
+	"github.com/weedvol/weedvol/tlsconf"
+	"google.golang.org/grpc/credentials"
 	"log"
 	"net"
 	"os"
@@ -70,6 +74,19 @@ func serve(o *options, logger *log.Logger) error {
 	if sec.Path != "" {
 		logf("weedvol: security configuration from %s", sec.Path)
 	}
+	if len(sec.Env) > 0 {
+		logf("weedvol: security settings from the environment: %s", strings.Join(sec.Env, ", "))
+	}
+	// every TLS file must load now: a setting that cannot be honoured stops
+	// start-up instead of leaving a port in plaintext
+	tlsSet, err := tlsconf.Build(sec)
+	if err != nil {
+		return fmt.Errorf("security configuration: %w", err)
+	}
+	whiteList, wlErrs := guard.New(append(guard.Split(o.whiteList), guard.Split(sec.Guard.WhiteList)...))
+	for _, e := range wlErrs {
+		logf("weedvol: white list entry skipped: %v", e)
+	}
 	io, err := iouring.New(o.ioEngine)
 	if err != nil {
 		return fmt.Errorf("-ioengine=%s: %w", o.ioEngine, err)
@@ -94,7 +111,8 @@ func serve(o *options, logger *log.Logger) error {
 	svc := grpcsvc.New(grpcsvc.Config{
 		Store: store, State: state, IP: o.ip, Port: o.port, GrpcPort: o.portGrpc, PublicURL: publicURL,
 		DataCenter: o.dataCenter, Rack: o.rack, Masters: splitList(o.masters), ID: o.id, Logf: logf,
-		WhiteList:                 splitList(o.whiteList),
+		WhiteList:                 whiteList,
+		ClientTLS:                 tlsSet.GRPCClient,
 		MaintenanceBytesPerSecond: int64(o.maintenanceMBps) << 20,
 		CompactionBytesPerSecond:  int64(o.compactionMBps) << 20,
 	})
@@ -105,7 +123,8 @@ func serve(o *options, logger *log.Logger) error {
 		ConcurrentDownloadLimit: int64(o.concurrentDownloadLimitMB) << 20,
 		InflightUploadTimeout:   o.inflightUploadTimeout,
 		InflightDownloadTimeout: o.inflightDownloadTimeout,
-		WhiteList:               splitList(o.whiteList),
+		WhiteList:               whiteList,
+		PeerTLS:                 tlsSet.HTTPClient,
 		UI:                      sec.JWT.Signing.Key == "" || sec.Access.UI,
 		SigningKey:              []byte(sec.JWT.Signing.Key),
 		SelfURL:                 o.ip + ":" + strconv.Itoa(o.port),
@@ -125,7 +144,11 @@ func serve(o *options, logger *log.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen grpc: %w", err)
 	}
-	gs := grpc.NewServer(grpc.MaxRecvMsgSize(1<<30), grpc.MaxSendMsgSize(1<<30))
+	grpcOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(1 << 30), grpc.MaxSendMsgSize(1 << 30)}
+	if tlsSet.GRPCServer != nil {
+		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(tlsSet.GRPCServer)))
+	}
+	gs := grpc.NewServer(grpcOpts...)
 	svc.Register(gs)
 	go gs.Serve(grpcLis)
 
@@ -134,6 +157,10 @@ func serve(o *options, logger *log.Logger) error {
 	adminLis, err := net.Listen("tcp", net.JoinHostPort(o.ipBind, strconv.Itoa(o.port)))
 	if err != nil {
 		return fmt.Errorf("listen http: %w", err)
+	}
+	if tlsSet.HTTPSServer != nil {
+		// the admin port only, as upstream: the public port stays HTTP
+		adminLis = tls.NewListener(adminLis, tlsSet.HTTPSServer)
 	}
 	go admin.Serve(adminLis)
 	var public *httpfast.Front
@@ -151,9 +178,14 @@ func serve(o *options, logger *log.Logger) error {
 	defer cancel()
 	svc.StartHeartbeat(ctx)
 
+	stopRefresh := make(chan struct{})
+	defer close(stopRefresh)
+	go tlsSet.Refresh(tlsconf.RefreshInterval(), stopRefresh, logf)
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	for s := <-sig; s == syscall.SIGHUP; s = <-sig {
+		reload(o, whiteList, h, tlsSet, logf)
+	}
 	logf("weedvol: stopping")
 	state.SetStopping()
 	svc.StopHeartbeat()
@@ -177,6 +209,25 @@ func serve(o *options, logger *log.Logger) error {
 		gs.Stop()
 	}
 	return store.Close()
+}
+
+// reload is upstream's SIGHUP: security.toml is read again and its white
+// list and JWT keys take effect; certificate files are re-read (TLS
+// settings other than the files themselves need a restart).
+func reload(o *options, whiteList *guard.WhiteList, h *httpfast.Server, tlsSet *tlsconf.Set, logf func(string, ...any)) {
+	logf("weedvol: reloading the security configuration")
+	sec, err := secconf.Load(o.securityFile, o.configDir)
+	if err != nil {
+		logf("weedvol: reload: %v (keeping the configuration in force)", err)
+		return
+	}
+	for _, e := range whiteList.Set(append(guard.Split(o.whiteList), guard.Split(sec.Guard.WhiteList)...)) {
+		logf("weedvol: white list entry skipped: %v", e)
+	}
+	h.SetSigningKeys([]byte(sec.JWT.Signing.Key), []byte(sec.JWT.Signing.Read.Key))
+	if err := tlsSet.Reload(); err != nil {
+		logf("weedvol: reload: %v (keeping the certificates loaded before)", err)
+	}
 }
 
 func splitList(s string) []string {
