@@ -76,3 +76,48 @@ func TestJWT(t *testing.T) {
 		}
 	}
 }
+
+// TestManifestDeleteNeedsChunkTokens: with JWT signing on, the holder of a
+// token for file X cannot delete file Y by storing a chunk manifest at X
+// that names Y and deleting X: the manifest goes, Y stays.
+func TestManifestDeleteNeedsChunkTokens(t *testing.T) {
+	store, err := engine.OpenStore(engine.StoreConfig{Locations: []engine.LocationConfig{{Dir: t.TempDir(), MaxVolumes: 2}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	store.AllocateVolume(3, engine.AllocateOptions{})
+	s := New(Config{Store: store, State: nodestate.New(), ReadMode: "local", SigningKey: []byte("w")})
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	srv := NewFront(s.Admin, 0)
+	go srv.Serve(l)
+	defer srv.Shutdown(context.Background())
+	base := "http://" + l.Addr().String()
+	send := func(method, fid, query string, body []byte) int {
+		req, _ := http.NewRequest(method, base+"/"+fid+"?jwt="+signFid(t, "w", fid, time.Minute)+query, bytes.NewReader(body))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	victim, attacker := "3,0b00000002", "3,0a00000001"
+	if code := send("PUT", victim, "", []byte("someone else's file")); code != 201 {
+		t.Fatalf("victim upload: %d", code)
+	}
+	manifest := `{"name":"x","size":19,"chunks":[{"fid":"` + victim + `","offset":0,"size":19}]}`
+	if code := send("PUT", attacker, "&cm=true", []byte(manifest)); code != 201 {
+		t.Fatalf("manifest upload: %d", code)
+	}
+	if code := send("DELETE", attacker, "", nil); code != 202 {
+		t.Fatalf("manifest delete: %d", code)
+	}
+	v, _ := store.Volume(3)
+	if _, size, ok := v.Lookup(0x0b); !ok || size <= 0 {
+		t.Fatal("deleting a manifest deleted a chunk its token did not name")
+	}
+	if _, size, ok := v.Lookup(0x0a); !ok || size >= 0 {
+		t.Fatal("the manifest itself was not deleted")
+	}
+}

@@ -34,6 +34,18 @@ func (s *Server) deleteManifestChunks(ctx *fasthttp.RequestCtx, v *engine.Volume
 		writeJSONError(ctx, fasthttp.StatusInternalServerError, "Load chunks manifest error: "+err.Error())
 		return 0, false
 	}
+	if len(s.keys.Load().write) > 0 {
+		// A write token names one file id. Cascading its DELETE to the
+		// chunks a manifest names would let the holder of a token for X
+		// delete any Y: upload a manifest at X naming Y, then delete X. So
+		// with JWT signing on, a manifest's DELETE removes the manifest
+		// alone; its chunks stay until deleted with their own tokens (or
+		// by the admin BatchDelete, which the white list guards). The
+		// filer never stores such manifests (its own chunk manifests are
+		// plain needles it deletes chunk by chunk); only `weed upload
+		// -maxMB` writes them.
+		return m.Size, true
+	}
 	if err := s.deleteChunks(m.Chunks); err != nil {
 		writeJSONError(ctx, fasthttp.StatusInternalServerError, "Delete chunks error: "+err.Error())
 		return 0, false
