@@ -31,12 +31,16 @@ type Front struct {
 	slowLn   *chanListener
 	closing  atomic.Bool
 	serveErr chan error
+	// idle is -idleTimeout: as upstream's, a connection is closed when
+	// neither side moves a byte for that long (reads and writes push the
+	// deadline on), and a request's header must arrive within it.
+	idle time.Duration
 }
 
 // NewFront returns a Front for handler; idle is -idleTimeout.
 func NewFront(handler fasthttp.RequestHandler, idle time.Duration) *Front {
-	f := &Front{fast: FastServer(handler, idle), slowLn: newChanListener()}
-	f.slow = &http.Server{Handler: adaptHandler(handler), IdleTimeout: idle, ErrorLog: discardLog}
+	f := &Front{fast: FastServer(handler, idle), slowLn: newChanListener(), idle: idle}
+	f.slow = &http.Server{Handler: adaptHandler(handler), IdleTimeout: idle, ReadHeaderTimeout: idle, ErrorLog: discardLog}
 	go f.slow.Serve(f.slowLn)
 	return f
 }
@@ -83,6 +87,40 @@ type sniffTCPConn struct {
 func (c *sniffTCPConn) Read(p []byte) (int, error) { return c.sn.read(p) }
 func (c *sniffTCPConn) Close() error               { return c.sn.close() }
 
+func (c *sniffTCPConn) Write(p []byte) (int, error) {
+	c.sn.extendWrite()
+	return c.TCPConn.Write(p)
+}
+
+// activityStep is how much a body sent with sendfile may take before the
+// write deadline is pushed on again.
+const activityStep = 4 << 20
+
+// ReadFrom keeps the TCP connection's sendfile path, in steps so that the
+// activity deadline moves on as the bytes go out.
+func (c *sniffTCPConn) ReadFrom(r io.Reader) (int64, error) {
+	if c.sn.front.idle <= 0 {
+		return c.TCPConn.ReadFrom(r)
+	}
+	lr, ok := r.(*io.LimitedReader)
+	if !ok {
+		c.sn.extendWrite()
+		return c.TCPConn.ReadFrom(r)
+	}
+	var total int64
+	for lr.N > 0 {
+		c.sn.extendWrite()
+		step := &io.LimitedReader{R: lr.R, N: min(lr.N, activityStep)}
+		n, err := c.TCPConn.ReadFrom(step)
+		total += n
+		lr.N -= n
+		if err != nil || n == 0 {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
 type sniffConn struct {
 	net.Conn
 	sn sniffer
@@ -90,6 +128,11 @@ type sniffConn struct {
 
 func (c *sniffConn) Read(p []byte) (int, error) { return c.sn.read(p) }
 func (c *sniffConn) Close() error               { return c.sn.close() }
+
+func (c *sniffConn) Write(p []byte) (int, error) {
+	c.sn.extendWrite()
+	return c.Conn.Write(p)
+}
 
 // sniffer is the read side of a connection as fasthttp sees it.
 //
@@ -116,6 +159,9 @@ type sniffer struct {
 	// close reads it.
 	divert     atomic.Bool
 	handedOver atomic.Bool
+	// headerStart is when the header block being gathered began (zero
+	// when none is).
+	headerStart time.Time
 }
 
 var sniffBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return &b }}
@@ -143,6 +189,7 @@ func (s *sniffer) read(p []byte) (int, error) {
 		// The common case: the whole request arrives in one read and is
 		// plain. It is read straight into fasthttp's buffer and classified
 		// there; anything else is moved to the sniffer's own buffer.
+		s.extendRead()
 		n, err := s.conn.Read(p)
 		if n == 0 {
 			return 0, err
@@ -182,12 +229,27 @@ func (s *sniffer) read(p []byte) (int, error) {
 			s.releaseBuf()
 		}
 	} else {
+		s.extendRead()
 		n, err = s.conn.Read(p[:want])
 	}
 	if !s.transparent {
 		s.clear -= int64(n)
 	}
 	return n, err
+}
+
+// extendRead and extendWrite push the connection's deadline on by the idle
+// timeout, as upstream's connections do on every read and write.
+func (s *sniffer) extendRead() {
+	if s.front.idle > 0 {
+		_ = s.conn.SetReadDeadline(time.Now().Add(s.front.idle))
+	}
+}
+
+func (s *sniffer) extendWrite() {
+	if s.front.idle > 0 {
+		_ = s.conn.SetWriteDeadline(time.Now().Add(s.front.idle))
+	}
 }
 
 // classify reads until the header block at the start of the pending bytes
@@ -198,8 +260,10 @@ func (s *sniffer) classify() error {
 		switch kind {
 		case blockPlain:
 			s.clear = int64(blockLen) + bodyLen
+			s.headerStart = time.Time{}
 			return nil
 		case blockChunked:
+			s.headerStart = time.Time{}
 			s.clear, s.chunked = int64(blockLen), true
 			s.chunks.reset()
 			return nil
@@ -207,7 +271,7 @@ func (s *sniffer) classify() error {
 			s.divert.Store(true)
 			return nil
 		}
-		if err := s.fill(); err != nil {
+		if err := s.fill(true); err != nil {
 			return err
 		}
 	}
@@ -219,7 +283,7 @@ func (s *sniffer) classify() error {
 // the strict form the connection is left to fasthttp (transparent).
 func (s *sniffer) followChunks() error {
 	if len(s.pending()) == 0 {
-		if err := s.fill(); err != nil {
+		if err := s.fill(false); err != nil {
 			s.chunked, s.transparent = false, true
 			return err
 		}
@@ -235,8 +299,10 @@ func (s *sniffer) followChunks() error {
 	return nil
 }
 
-// fill appends one read from the connection to the pending bytes.
-func (s *sniffer) fill() error {
+// fill appends one read from the connection to the pending bytes; header
+// says whether they belong to a header block (bounded in time) or to a
+// body (pushed on by activity).
+func (s *sniffer) fill(header bool) error {
 	if s.buf == nil {
 		s.buf, s.off = sniffBufs.Get().(*[]byte), 0
 	}
@@ -247,6 +313,16 @@ func (s *sniffer) fill() error {
 	}
 	if len(b) == cap(b) {
 		b = append(b, make([]byte, len(b))...)[:len(b)]
+	}
+	// a header block must be whole within the idle timeout of its first
+	// byte (headerDeadline), whatever trickles in meanwhile
+	if s.front.idle > 0 && header {
+		if s.headerStart.IsZero() {
+			s.headerStart = time.Now()
+		}
+		_ = s.conn.SetReadDeadline(s.headerStart.Add(s.front.idle))
+	} else {
+		s.extendRead()
 	}
 	n, err := s.conn.Read(b[len(b):cap(b)])
 	*s.buf = b[:len(b)+n]
@@ -287,7 +363,7 @@ func (s *sniffer) close() error {
 	prefix := append([]byte(nil), s.pending()...)
 	s.releaseBuf()
 	_ = s.conn.SetDeadline(time.Time{})
-	if !s.front.slowLn.deliver(&prefixConn{Conn: s.conn, prefix: prefix}) {
+	if !s.front.slowLn.deliver(&prefixConn{Conn: s.conn, prefix: prefix, idle: s.front.idle}) {
 		return s.conn.Close()
 	}
 	return nil
@@ -297,6 +373,7 @@ func (s *sniffer) close() error {
 type prefixConn struct {
 	net.Conn
 	prefix []byte
+	idle   time.Duration // as Front.idle
 }
 
 func (c *prefixConn) Read(p []byte) (int, error) {
@@ -305,7 +382,16 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 		c.prefix = c.prefix[n:]
 		return n, nil
 	}
+	// read deadlines are net/http's own (ReadHeaderTimeout, and the past
+	// deadline it sets to interrupt a background read): never pushed here
 	return c.Conn.Read(p)
+}
+
+func (c *prefixConn) Write(p []byte) (int, error) {
+	if c.idle > 0 {
+		_ = c.Conn.SetWriteDeadline(time.Now().Add(c.idle))
+	}
+	return c.Conn.Write(p)
 }
 
 // chanListener is the listener net/http serves: connections handed over.

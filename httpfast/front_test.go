@@ -232,3 +232,82 @@ func TestFrontManyRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestFrontIdleTimeout: as upstream's -idleTimeout, a connection that moves
+// no byte for the timeout is closed, a header that trickles in is cut off
+// the timeout after its first byte, and a body that keeps moving is not
+// cut however long it takes.
+func TestFrontIdleTimeout(t *testing.T) {
+	const idle = 700 * time.Millisecond
+	h := func(ctx *fasthttp.RequestCtx) {
+		release, err := readBody(ctx, 64<<20)
+		if err != nil {
+			ctx.SetStatusCode(400)
+			return
+		}
+		defer release()
+		fmt.Fprintf(ctx, "%d", len(ctx.Request.Body()))
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFront(h, idle)
+	go f.Serve(l)
+	t.Cleanup(func() { f.Shutdown(context.Background()) })
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", l.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		c.SetDeadline(time.Now().Add(20 * time.Second))
+		return c
+	}
+	closedWithin := func(c net.Conn, d time.Duration) bool {
+		start := time.Now()
+		io.ReadAll(c)
+		return time.Since(start) < d
+	}
+
+	t.Run("silent connection", func(t *testing.T) {
+		if !closedWithin(dial(), 5*idle) {
+			t.Fatal("a connection that sent nothing was kept")
+		}
+	})
+	t.Run("trickling header", func(t *testing.T) {
+		c := dial()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			for _, b := range []byte("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaa") {
+				if _, err := c.Write([]byte{b}); err != nil {
+					return
+				}
+				time.Sleep(idle / 5)
+			}
+		}()
+		if !closedWithin(c, 4*idle) {
+			t.Fatal("a header trickling in for longer than the timeout was kept")
+		}
+		<-done
+	})
+	t.Run("slow but moving body", func(t *testing.T) {
+		c := dial()
+		body := bytes.Repeat([]byte("z"), 12)
+		fmt.Fprintf(c, "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", len(body))
+		for _, b := range body { // 12 x idle/3: four times the timeout in all
+			time.Sleep(idle / 3)
+			if _, err := c.Write([]byte{b}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatalf("a body that kept moving was cut: %v", err)
+		}
+		if got := bodyOf(resp); got != "12" {
+			t.Fatalf("got %q", got)
+		}
+	})
+}
