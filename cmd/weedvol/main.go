@@ -144,7 +144,7 @@ func serve(o *options, logger *log.Logger) error {
 	if err != nil {
 		return fmt.Errorf("listen grpc: %w", err)
 	}
-	grpcOpts := []grpc.ServerOption{grpc.MaxRecvMsgSize(1 << 30), grpc.MaxSendMsgSize(1 << 30)}
+	grpcOpts := grpcsvc.ServerOptions(o.fileSizeLimitMB << 20)
 	if tlsSet.GRPCServer != nil {
 		grpcOpts = append(grpcOpts, grpc.Creds(credentials.NewTLS(tlsSet.GRPCServer)))
 	}
