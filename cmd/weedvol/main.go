@@ -57,7 +57,7 @@ func run(args []string) int {
 }
 
 func serve(o *options, logger *log.Logger) error {
-	logf := logger.Printf
+	logf := boundedLogf(logger)
 	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile, logf)
 	if err != nil {
 		return err
@@ -209,6 +209,21 @@ func serve(o *options, logger *log.Logger) error {
 		gs.Stop()
 	}
 	return store.Close()
+}
+
+// maxLogLine bounds one log line: requests and peers' answers reach the log
+// (file names, collection names, errors quoting them), and none may make
+// the server write an unbounded string.
+const maxLogLine = 4096
+
+func boundedLogf(logger *log.Logger) func(string, ...any) {
+	return func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		if len(msg) > maxLogLine {
+			msg = fmt.Sprintf("%s... (%d more bytes)", msg[:maxLogLine], len(msg)-maxLogLine)
+		}
+		logger.Print(msg)
+	}
 }
 
 // reload is upstream's SIGHUP: security.toml is read again and its white

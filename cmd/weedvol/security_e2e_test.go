@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"log"
 	"net/http"
 	"os"
 	"os/exec"
@@ -120,4 +121,13 @@ func TestSecurityTomlApplied(t *testing.T) {
 			t.Fatalf("weedvol started (or failed without naming the setting): %v\n%s", err, out)
 		}
 	})
+}
+
+func TestBoundedLog(t *testing.T) {
+	var b bytes.Buffer
+	logf := boundedLogf(log.New(&b, "", 0))
+	logf("volume %s", strings.Repeat("x", 1<<20))
+	if b.Len() > maxLogLine+100 || !strings.Contains(b.String(), "more bytes") {
+		t.Fatalf("a 1 MB argument made a %d byte log line", b.Len())
+	}
 }
