@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -81,7 +80,9 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		}
 		loc := &Location{LocationConfig: lc}
 		s.locations = append(s.locations, loc)
-		found, err := scanVolumes(lc.Dir)
+		found, err := scanVolumes(lc.Dir, func(name string) {
+			cfg.Logf("%s in %s is not named as a volume file (see engine.ValidCollection); skipping", name, lc.Dir)
+		})
 		if err != nil {
 			return nil, err
 		}
@@ -108,8 +109,9 @@ type foundVolume struct {
 	id         uint32
 }
 
-// scanVolumes lists the volumes whose .dat is in dir.
-func scanVolumes(dir string) ([]foundVolume, error) {
+// scanVolumes lists the volumes whose .dat is in dir. skipped, when set,
+// hears the .dat names that ParseBaseName refuses.
+func scanVolumes(dir string, skipped func(name string)) ([]foundVolume, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
@@ -122,22 +124,11 @@ func scanVolumes(dir string) ([]foundVolume, error) {
 		}
 		if collection, id, ok := ParseBaseName(strings.TrimSuffix(name, ".dat")); ok {
 			out = append(out, foundVolume{collection, id})
+		} else if skipped != nil {
+			skipped(name)
 		}
 	}
 	return out, nil
-}
-
-// ParseBaseName splits "<collection>_<id>" or "<id>".
-func ParseBaseName(base string) (collection string, id uint32, ok bool) {
-	num := base
-	if i := strings.LastIndexByte(base, '_'); i > 0 {
-		collection, num = base[:i], base[i+1:]
-	}
-	n, err := strconv.ParseUint(num, 10, 32)
-	if err != nil {
-		return "", 0, false
-	}
-	return collection, uint32(n), true
 }
 
 // Volume returns the open volume id. It takes no lock.
@@ -197,8 +188,13 @@ type AllocateOptions struct {
 var ErrNoFreeSlot = errors.New("no more free space left")
 
 // AllocateVolume creates volume id in the directory of the requested disk
-// type with the most free slots.
+// type with the most free slots. A collection ValidCollection refuses is
+// refused before anything is created (upstream creates the files wherever
+// the name leads).
 func (s *Store) AllocateVolume(id uint32, o AllocateOptions) error {
+	if err := ValidCollection(o.Collection); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := (*s.volumes.Load())[id]; ok {
@@ -278,7 +274,7 @@ func (s *Store) MountVolume(id uint32) error {
 		return nil
 	}
 	for _, l := range s.locations {
-		found, err := scanVolumes(l.Dir)
+		found, err := scanVolumes(l.Dir, nil)
 		if err != nil {
 			return err
 		}

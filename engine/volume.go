@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,14 +37,6 @@ type VolumeConfig struct {
 	IO iouring.Engine
 	// Logf receives repair and warning messages; discarded when nil.
 	Logf func(format string, args ...any)
-}
-
-// BaseName is the file name stem upstream uses: "<collection>_<id>" or "<id>".
-func BaseName(collection string, id uint32) string {
-	if collection == "" {
-		return strconv.FormatUint(uint64(id), 10)
-	}
-	return collection + "_" + strconv.FormatUint(uint64(id), 10)
 }
 
 // Volume is one open volume. All methods are safe for concurrent use.
@@ -129,6 +120,9 @@ func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 	if cfg.IO == nil {
 		cfg.IO = iouring.NewSync()
 	}
+	if err := ValidCollection(cfg.Collection); err != nil {
+		return nil, fmt.Errorf("volume %d: %w", cfg.ID, err)
+	}
 	v := &Volume{ID: cfg.ID, Collection: cfg.Collection, dir: cfg.Dir, idxDir: cfg.IdxDir, logf: cfg.Logf, cfg: cfg}
 	v.cfg.Create = false
 	if v.logf == nil {
@@ -169,7 +163,7 @@ func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 	if v.dat, err = cfg.IO.Open(v.datOS); err != nil {
 		return nil, fmt.Errorf("volume %d: %w", cfg.ID, err)
 	}
-	if v.idxOS, err = os.OpenFile(v.FileName(".idx"), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
+	if v.idxOS, err = openNoFollow(v.FileName(".idx"), os.O_RDWR|os.O_CREATE, 0o644); err != nil {
 		return nil, fmt.Errorf("volume %d: open index: %w", cfg.ID, err)
 	}
 	if err := v.checkTail(); err != nil {
@@ -202,9 +196,9 @@ func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 
 func (v *Volume) openDat(cfg VolumeConfig) error {
 	path := v.FileName(".dat")
-	f, err := os.OpenFile(path, os.O_RDWR, 0o644)
+	f, err := openNoFollow(path, os.O_RDWR, 0o644)
 	if errors.Is(err, os.ErrPermission) {
-		f, err = os.Open(path)
+		f, err = openNoFollow(path, os.O_RDONLY, 0)
 		v.readOnly.Store(true)
 	}
 	if errors.Is(err, os.ErrNotExist) && cfg.Create {
@@ -250,7 +244,7 @@ func (v *Volume) createDat(cfg VolumeConfig) error {
 		return err
 	}
 	path := v.FileName(".dat")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := createFresh(path)
 	if err != nil {
 		return fmt.Errorf("volume %d: create %s: %w", cfg.ID, path, err)
 	}

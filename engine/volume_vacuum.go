@@ -59,11 +59,11 @@ func (v *Volume) Compact(progress func(scanned int64) bool) (err error) {
 	if err != nil {
 		return err
 	}
-	cpd, err := os.Create(v.FileName(".cpd"))
+	cpd, err := createFresh(v.FileName(".cpd"))
 	if err != nil {
 		return err
 	}
-	cpx, err := os.Create(v.FileName(".cpx"))
+	cpx, err := createFresh(v.FileName(".cpx"))
 	if err != nil {
 		cpd.Close()
 		return err
@@ -213,12 +213,12 @@ func (v *Volume) CommitCompact() (*Volume, error) {
 // each put's record (moved to the copy's end) and each delete's tombstone,
 // with their rows, in order. Called with life held exclusively.
 func (v *Volume) catchUp(c *compaction) error {
-	cpd, err := os.OpenFile(v.FileName(".cpd"), os.O_RDWR, 0)
+	cpd, err := openNoFollow(v.FileName(".cpd"), os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
 	defer cpd.Close()
-	cpx, err := os.OpenFile(v.FileName(".cpx"), os.O_RDWR, 0)
+	cpx, err := openNoFollow(v.FileName(".cpx"), os.O_RDWR, 0)
 	if err != nil {
 		return err
 	}
@@ -294,7 +294,7 @@ func growTo(b []byte, n int) []byte {
 // got to the swap: the copy is stale and dropped (its state lived in
 // memory). Backups a finished swap did not get to remove are removed.
 func (v *Volume) finishInterruptedCompaction() {
-	exists := func(p string) bool { _, err := os.Stat(p); return err == nil }
+	exists := func(p string) bool { st, err := os.Lstat(p); return err == nil && st.Mode().IsRegular() }
 	cpd, cpx := v.FileName(".cpd"), v.FileName(".cpx")
 	switch {
 	case exists(cpd):

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/master_pb"
@@ -16,7 +14,6 @@ import (
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/engine/needle"
 	"github.com/weedvol/weedvol/engine/superblock"
-	"github.com/weedvol/weedvol/engine/vif"
 )
 
 // Errors with upstream's texts, which shells and tests match on.
@@ -26,7 +23,9 @@ var (
 )
 
 // AllocateVolume creates a volume the master grew onto this server and
-// reports it to the master.
+// reports it to the master. A collection engine.ValidCollection refuses
+// is refused with InvalidArgument before anything is created (upstream
+// creates the files wherever the name leads).
 func (s *Service) AllocateVolume(ctx context.Context, req *volume_server_pb.AllocateVolumeRequest) (*volume_server_pb.AllocateVolumeResponse, error) {
 	resp := &volume_server_pb.AllocateVolumeResponse{}
 	if err := s.checkAdmin(ctx); err != nil {
@@ -34,6 +33,9 @@ func (s *Service) AllocateVolume(ctx context.Context, req *volume_server_pb.Allo
 	}
 	if err := s.maintenanceErr(); err != nil {
 		return resp, err
+	}
+	if err := engine.ValidCollection(req.GetCollection()); err != nil {
+		return resp, status.Error(codes.InvalidArgument, err.Error())
 	}
 	rp, err := superblock.ParsePlacement(req.GetReplication())
 	if err != nil {
@@ -149,11 +151,16 @@ func (s *Service) VolumeDelete(ctx context.Context, req *volume_server_pb.Volume
 }
 
 // DeleteCollection deletes every volume of a collection. A collection with
-// no volumes here is not an error.
+// no volumes here is not an error; a name engine.ValidCollection refuses,
+// which no volume can have, is refused with InvalidArgument (upstream
+// answers it with success).
 func (s *Service) DeleteCollection(ctx context.Context, req *volume_server_pb.DeleteCollectionRequest) (*volume_server_pb.DeleteCollectionResponse, error) {
 	resp := &volume_server_pb.DeleteCollectionResponse{}
 	if err := s.checkAdmin(ctx); err != nil {
 		return resp, err
+	}
+	if err := engine.ValidCollection(req.GetCollection()); err != nil {
+		return resp, status.Error(codes.InvalidArgument, err.Error())
 	}
 	var errs []string
 	for _, v := range s.store.Volumes() {
@@ -258,7 +265,7 @@ func (s *Service) VolumeConfigure(ctx context.Context, req *volume_server_pb.Vol
 		resp.Error = fmt.Sprintf("volume configure unmount %v: %v", req, err)
 		return resp, nil
 	}
-	if err := s.configureOnDisk(id, req.GetReplication(), rp); err != nil {
+	if err := s.store.ConfigureUnmounted(id, req.GetReplication(), rp); err != nil {
 		s.logf("volume configure %v: %v", req, err)
 		resp.Error = fmt.Sprintf("volume configure %v: %v", req, err)
 		if merr := s.mount(id); merr != nil {
@@ -281,68 +288,6 @@ func (s *Service) mount(id uint32) error {
 	}
 	s.NotifyNewVolume(id)
 	return nil
-}
-
-// configureOnDisk rewrites the replication of unmounted volume id in its
-// .vif and in byte 1 of its .dat (the super block's placement).
-func (s *Service) configureOnDisk(id uint32, replication string, rp superblock.ReplicaPlacement) error {
-	dir, base, ok := s.findOnDisk(id)
-	if !ok {
-		return fmt.Errorf("volume %d not found on disk", id)
-	}
-	vifPath := filepath.Join(dir, base+".vif")
-	info, _, err := vif.Load(vifPath)
-	if err != nil {
-		return fmt.Errorf("volume %d failed to load vif: %v", id, err)
-	}
-	info.Replication = replication
-	if err := vif.Save(vifPath, info); err != nil {
-		return fmt.Errorf("volume %d failed to save vif: %v", id, err)
-	}
-	f, err := os.OpenFile(filepath.Join(dir, base+".dat"), os.O_RDWR, 0)
-	if err != nil {
-		return fmt.Errorf("volume %d failed to open %s: %v", id, base+".dat", err)
-	}
-	defer f.Close()
-	head := make([]byte, superblock.Size)
-	if _, err := f.ReadAt(head, 0); err != nil {
-		return fmt.Errorf("volume %d failed to parse superblock: %v", id, err)
-	}
-	if !needle.Version(head[0]).Supported() {
-		return fmt.Errorf("volume %d failed to parse superblock: unsupported version %d", id, head[0])
-	}
-	if _, err := f.WriteAt([]byte{rp.Byte()}, superblockPlacementOffset); err != nil {
-		return fmt.Errorf("volume %d failed to write superblock: %v", id, err)
-	}
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("volume %d failed to sync superblock: %v", id, err)
-	}
-	return nil
-}
-
-// superblockPlacementOffset is where the replica placement byte sits in a
-// super block (see engine/superblock).
-const superblockPlacementOffset = 1
-
-// findOnDisk locates the .dat of volume id in the store's directories.
-func (s *Service) findOnDisk(id uint32) (dir, base string, ok bool) {
-	for _, l := range s.store.Locations() {
-		entries, err := os.ReadDir(l.Dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			name := e.Name()
-			if e.IsDir() || !strings.HasSuffix(name, ".dat") {
-				continue
-			}
-			b := strings.TrimSuffix(name, ".dat")
-			if _, vid, ok := engine.ParseBaseName(b); ok && vid == id {
-				return l.Dir, b, true
-			}
-		}
-	}
-	return "", "", false
 }
 
 // VolumeStatus reports a volume's size, counts and read-only flag.

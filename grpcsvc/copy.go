@@ -8,6 +8,8 @@ import (
 	"os"
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
+
+	"github.com/weedvol/weedvol/engine"
 )
 
 // copyChunk is the size of one CopyFile message, as upstream's.
@@ -44,9 +46,15 @@ func (s *Service) ReadVolumeFileStatus(ctx context.Context, req *volume_server_p
 }
 
 // CopyFile streams one of a volume's files up to StopOffset bytes, after
-// syncing it, in 2 MiB messages; the first carries the file's mtime.
+// syncing it, in 2 MiB messages; the first carries the file's mtime. The
+// extension and collection are checked first, with upstream's texts
+// (engine.ValidExt, engine.ValidCollection); a symbolic link at the file's
+// name is refused (engine.Volume.OpenFile).
 func (s *Service) CopyFile(req *volume_server_pb.CopyFileRequest, stream volume_server_pb.VolumeServer_CopyFileServer) error {
-	if err := checkExt(req.GetExt()); err != nil {
+	if err := engine.ValidExt(req.GetExt()); err != nil {
+		return err
+	}
+	if err := engine.ValidCollection(req.GetCollection()); err != nil {
 		return err
 	}
 	if req.GetIsEcVolume() {
@@ -63,7 +71,7 @@ func (s *Service) CopyFile(req *volume_server_pb.CopyFileRequest, stream volume_
 		return fmt.Errorf("volume %d is compacted", req.GetVolumeId())
 	}
 	_ = v.Sync()
-	f, err := os.Open(v.FileName(req.GetExt()))
+	f, err := v.OpenFile(req.GetExt())
 	if err != nil {
 		if os.IsNotExist(err) && (req.GetIgnoreSourceFileNotFound() || req.GetStopOffset() == 0) {
 			return nil
@@ -96,20 +104,6 @@ func (s *Service) CopyFile(req *volume_server_pb.CopyFileRequest, stream volume_
 	}
 	if modNs != 0 {
 		return stream.Send(&volume_server_pb.CopyFileResponse{ModifiedTsNs: modNs})
-	}
-	return nil
-}
-
-// checkExt admits only ".name" extensions of letters and digits, so a
-// client cannot reach outside the volume's directory.
-func checkExt(ext string) error {
-	if len(ext) < 2 || ext[0] != '.' {
-		return fmt.Errorf("invalid file extension %q", ext)
-	}
-	for _, r := range ext[1:] {
-		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return fmt.Errorf("invalid file extension %q", ext)
-		}
 	}
 	return nil
 }

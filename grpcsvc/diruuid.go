@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/engine/atomicfile"
 )
 
@@ -16,21 +17,27 @@ import (
 const dirUUIDFile = "vol_dir.uuid"
 
 // dirUUID returns the directory's uuid, creating the file when it is
-// missing or empty.
+// missing or empty. A symbolic link at the name is not followed (upstream
+// follows it): it is replaced by a new uuid file, the link itself and not
+// its target, and the replacement is reported in the error.
 func dirUUID(dir string) (string, error) {
 	path := filepath.Join(dir, dirUUIDFile)
-	b, err := os.ReadFile(path)
+	b, err := engine.ReadRegularFile(path)
 	if err == nil && len(b) > 0 {
 		return string(b), nil
 	}
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
+	var replaced error
+	switch {
+	case errors.Is(err, engine.ErrSymlink):
+		replaced = fmt.Errorf("replaced %s with a new uuid: %w", path, err)
+	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return "", fmt.Errorf("read %s: %w", path, err)
 	}
 	id := newUUID()
 	if err := atomicfile.Write(path, []byte(id), 0o644); err != nil {
 		return id, err
 	}
-	return id, nil
+	return id, replaced
 }
 
 // newUUID returns a random (version 4) UUID in its canonical text form.

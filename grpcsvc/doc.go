@@ -18,4 +18,14 @@
 // naming another leader makes the loop reconnect there; errors back off and
 // move on to the next seed master. Stopping sends a last heartbeat with no
 // volumes so the master stops routing to this node, as upstream does.
+//
+// # Peers and names
+//
+// RPCs that dial a peer a request names (VolumeCopy, VolumeTailReceiver)
+// check the address with netguard first and dial through its guarded
+// dialer (peers.go), unless Config.AllowUntrustedRemoteEndpoints. Names
+// from requests and from peers' answers (collections, extensions) are
+// checked by the engine's constructors; handlers check them first only to
+// answer with upstream's codes. This package creates, moves and rewrites
+// no file of a data directory itself (TestNoFileWritesOutsideEngine).
 package grpcsvc

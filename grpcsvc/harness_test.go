@@ -45,12 +45,15 @@ func newEnvIn(t *testing.T, dir string, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	state := nodestate.New()
-	cfg := Config{Store: store, State: state, IP: "127.0.0.1", Port: 18080, Logf: t.Logf}
+	// The harness's peers listen on loopback, which the default refuses:
+	// tests of the refusal turn this off (refusePeers).
+	cfg := Config{Store: store, State: state, IP: "127.0.0.1", Port: 18080, Logf: t.Logf, AllowUntrustedRemoteEndpoints: true}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	// Listen where the master will call back when the test names a port.
-	lis, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(cfg.GrpcPort)))
+	// Listen where the master will call back when the test names a port,
+	// on the announced IP (loopback unless the test names another).
+	lis, err := net.Listen("tcp", net.JoinHostPort(cfg.IP, strconv.Itoa(cfg.GrpcPort)))
 	if err != nil {
 		t.Fatal(err)
 	}

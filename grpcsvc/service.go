@@ -61,6 +61,11 @@ type Config struct {
 	// CompactionBytesPerSecond limits vacuum's scan (-compactionMBps); 0 is
 	// unlimited.
 	CompactionBytesPerSecond int64
+	// AllowUntrustedRemoteEndpoints lifts the refusal of peer addresses
+	// that lead to loopback, link-local or instance-metadata addresses
+	// (VolumeCopy's and VolumeTailReceiver's sources), as upstream's
+	// -volume.allowUntrustedRemoteEndpoints; false refuses (see netguard).
+	AllowUntrustedRemoteEndpoints bool
 
 	Logf func(format string, args ...any)
 }

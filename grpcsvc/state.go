@@ -10,6 +10,7 @@ import (
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/engine/atomicfile"
 	"github.com/weedvol/weedvol/nodestate"
 )
@@ -25,7 +26,7 @@ type statePersister struct {
 }
 
 func (p *statePersister) load(st *nodestate.State) error {
-	b, err := os.ReadFile(p.path)
+	b, err := engine.ReadRegularFile(p.path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

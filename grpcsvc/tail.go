@@ -6,12 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"strings"
 	"time"
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
-	"google.golang.org/grpc"
 
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/engine/needle"
@@ -128,14 +125,14 @@ func (s *Service) VolumeTailReceiver(ctx context.Context, req *volume_server_pb.
 	}
 	resp := &volume_server_pb.VolumeTailReceiverResponse{}
 	source := req.GetSourceVolumeServer()
-	if err := validateReplicaTarget(ctx, source); err != nil {
+	if err := s.checkPeer(ctx, source); err != nil {
 		return resp, fmt.Errorf("invalid source volume server %s: %w", source, err)
 	}
 	v, ok := s.store.Volume(req.GetVolumeId())
 	if !ok {
 		return resp, fmt.Errorf("receiver not found volume id %d", req.GetVolumeId())
 	}
-	conn, err := grpc.NewClient(grpcAddress(source), dialOptions(s.cfg.ClientTLS)...)
+	conn, err := s.dialPeer(source)
 	if err != nil {
 		return resp, fmt.Errorf("fail to dial %s: %w", source, err)
 	}
@@ -188,52 +185,4 @@ func applyTailRecord(v *engine.Volume, rec []byte, ver needle.Version) error {
 	}
 	_, err := v.Write(&n, engine.WriteOptions{})
 	return err
-}
-
-// metadataHosts are cloud instance-metadata endpoints a replica target
-// must never name.
-var metadataHosts = map[string]bool{
-	"169.254.169.254": true, "fd00:ec2::254": true, "metadata.google.internal": true, "metadata": true,
-}
-
-// validateReplicaTarget accepts a bare "host:port" or "host:port.grpcPort"
-// that does not lead to a link-local address (where cloud metadata
-// services live), so a caller cannot aim this server's connections at
-// arbitrary URLs.
-func validateReplicaTarget(ctx context.Context, target string) error {
-	if strings.TrimSpace(target) == "" {
-		return errors.New("replica target is empty")
-	}
-	if strings.Contains(target, "://") || strings.ContainsAny(target, "/?#@\\ ") {
-		return fmt.Errorf("replica target %q must be a bare host:port", target)
-	}
-	host, _, err := net.SplitHostPort(httpAddress(target))
-	if err != nil {
-		return fmt.Errorf("replica target %q must be a bare host:port: %w", target, err)
-	}
-	if host == "" {
-		return fmt.Errorf("replica target %q has no host", target)
-	}
-	if metadataHosts[strings.ToLower(host)] {
-		return fmt.Errorf("replica target %q targets instance metadata service", target)
-	}
-	ips := []net.IP{net.ParseIP(host)}
-	if ips[0] == nil {
-		rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		defer cancel()
-		addrs, err := net.DefaultResolver.LookupIPAddr(rctx, host)
-		if err != nil {
-			return fmt.Errorf("resolve replica target host %q: %w", host, err)
-		}
-		ips = ips[:0]
-		for _, a := range addrs {
-			ips = append(ips, a.IP)
-		}
-	}
-	for _, ip := range ips {
-		if ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsUnspecified() {
-			return fmt.Errorf("replica target %q resolves to disallowed address %s", target, ip)
-		}
-	}
-	return nil
 }

@@ -2,11 +2,11 @@ package grpcsvc
 
 import (
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 
+	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/engine/atomicfile"
 )
 
@@ -40,7 +40,7 @@ func loadVidStamp(dirs []string, maxVolumeID uint32, logf func(string, ...any)) 
 	empty := ""
 	s.topo.Store(&empty)
 	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, vidStampFile))
+		b, err := engine.ReadRegularFile(filepath.Join(d, vidStampFile))
 		if err != nil {
 			continue
 		}

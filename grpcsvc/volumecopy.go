@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
-	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -21,17 +19,18 @@ import (
 // progress messages, as upstream's.
 const copyProgressEvery = 128 << 20
 
-// copyStagingDir is the subdirectory of a data directory where VolumeCopy
-// stages incoming files and parks the files of the replica it replaces.
-// The volume scan does not descend into it.
-const copyStagingDir = "copying"
-
 // VolumeCopy brings a volume in from SourceDataNode: it stages the
 // source's .dat, .idx and .vif under copying/, checks their sizes, then
 // swaps them in for the local replica (if any), mounts the result and
 // checks its needle counts against the source's. Any failure before the
 // end puts the previous replica back, mounted as it was. The last message
 // carries the newest record's append time.
+//
+// The source address is checked as upstream checks it (checkPeer) unless
+// untrusted endpoints are allowed. The collection the source names is
+// checked (engine.ValidCollection) before any file is touched: upstream
+// builds paths from it unchecked. Every file operation goes through an
+// engine.CopyStage, which stays inside the location's directories.
 func (s *Service) VolumeCopy(req *volume_server_pb.VolumeCopyRequest, stream volume_server_pb.VolumeServer_VolumeCopyServer) error {
 	ctx := stream.Context()
 	if err := s.checkAdmin(ctx); err != nil {
@@ -41,7 +40,7 @@ func (s *Service) VolumeCopy(req *volume_server_pb.VolumeCopyRequest, stream vol
 		return err
 	}
 	source := req.GetSourceDataNode()
-	if err := validateReplicaTarget(ctx, source); err != nil {
+	if err := s.checkPeer(ctx, source); err != nil {
 		return fmt.Errorf("invalid source data node %s: %w", source, err)
 	}
 	id := req.GetVolumeId()
@@ -50,7 +49,7 @@ func (s *Service) VolumeCopy(req *volume_server_pb.VolumeCopyRequest, stream vol
 	}
 	defer s.copying.Delete(id)
 
-	conn, err := grpc.NewClient(grpcAddress(source), dialOptions(s.cfg.ClientTLS)...)
+	conn, err := s.dialPeer(source)
 	if err != nil {
 		return fmt.Errorf("fail to dial %s: %w", source, err)
 	}
@@ -61,21 +60,19 @@ func (s *Service) VolumeCopy(req *volume_server_pb.VolumeCopyRequest, stream vol
 	if err != nil {
 		return fmt.Errorf("read volume file status failed, %w", err)
 	}
+	if err := engine.ValidCollection(fs.GetCollection()); err != nil {
+		return fmt.Errorf("volume %d from %s: %w", id, source, err)
+	}
 
 	loc, err := s.copyLocation(id, req.GetDiskType(), fs.GetDiskType())
 	if err != nil {
 		return err
 	}
-	base := engine.BaseName(fs.GetCollection(), id)
-	final := volumePaths(loc.Dir, idxDirOf(loc), base)
-	staged := volumePaths(filepath.Join(loc.Dir, copyStagingDir), filepath.Join(idxDirOf(loc), copyStagingDir), base)
-	parked := volumePaths(filepath.Join(loc.Dir, copyStagingDir), filepath.Join(idxDirOf(loc), copyStagingDir), base+".replaced")
-	defer staged.remove()
-
-	if err := staged.mkdirs(); err != nil {
-		return fmt.Errorf("create %s dir for volume %d: %w", copyStagingDir, id, err)
+	stage, err := loc.BeginCopy(fs.GetCollection(), id)
+	if err != nil {
+		return fmt.Errorf("create %s dir for volume %d: %w", engine.CopyStagingDir, id, err)
 	}
-	staged.remove() // leftovers of a crashed copy
+	defer stage.Close()
 	rev := fs.GetCompactionRevision()
 	rate := req.GetIoBytePerSecond()
 	if rate <= 0 {
@@ -90,21 +87,21 @@ func (s *Service) VolumeCopy(req *volume_server_pb.VolumeCopyRequest, stream vol
 		next = done + copyProgressEvery
 		return stream.Send(&volume_server_pb.VolumeCopyResponse{ProcessedBytes: done})
 	}
-	if err := fetchFile(ctx, client, id, rev, ".dat", fs.GetDatFileSize(), false, staged.dat, pace, progress); err != nil {
+	if err := fetchFile(ctx, client, id, rev, ".dat", fs.GetDatFileSize(), false, stage, pace, progress); err != nil {
 		return err
 	}
-	if err := fetchFile(ctx, client, id, rev, ".idx", fs.GetIdxFileSize(), false, staged.idx, pace, nil); err != nil {
+	if err := fetchFile(ctx, client, id, rev, ".idx", fs.GetIdxFileSize(), false, stage, pace, nil); err != nil {
 		return err
 	}
-	if err := fetchFile(ctx, client, id, rev, ".vif", 1<<20, true, staged.vif, pace, nil); err != nil {
+	if err := fetchFile(ctx, client, id, rev, ".vif", 1<<20, true, stage, pace, nil); err != nil {
 		return err
 	}
 	for _, f := range []struct {
-		path string
+		ext  string
 		want uint64
-	}{{staged.dat, fs.GetDatFileSize()}, {staged.idx, fs.GetIdxFileSize()}} {
-		if st, err := os.Stat(f.path); err != nil || uint64(st.Size()) != f.want {
-			return fmt.Errorf("volume %d: copied %s does not have the source's %d bytes (%v)", id, filepath.Base(f.path), f.want, err)
+	}{{".dat", fs.GetDatFileSize()}, {".idx", fs.GetIdxFileSize()}} {
+		if size, err := stage.StagedSize(f.ext); err != nil || uint64(size) != f.want {
+			return fmt.Errorf("volume %d: copied %s does not have the source's %d bytes (%v)", id, engine.BaseName(fs.GetCollection(), id)+f.ext, f.want, err)
 		}
 	}
 	after, err := client.VolumeStatus(ctx, &volume_server_pb.VolumeStatusRequest{VolumeId: id})
@@ -122,9 +119,7 @@ func (s *Service) VolumeCopy(req *volume_server_pb.VolumeCopyRequest, stream vol
 			return fmt.Errorf("failed to unmount existing volume %d: %w", id, err)
 		}
 	}
-	parked.remove()
-	if err := final.moveTo(parked); err != nil {
-		_ = parked.moveTo(final)
+	if err := stage.Park(); err != nil {
 		s.remountAfterFailedCopy(id, hadReplica)
 		return fmt.Errorf("preserve files of existing volume %d: %w", id, err)
 	}
@@ -132,14 +127,13 @@ func (s *Service) VolumeCopy(req *volume_server_pb.VolumeCopyRequest, stream vol
 		if _, mounted := s.store.Volume(id); mounted {
 			_ = s.unmount(id) // the copy; the master hears it is gone
 		}
-		final.remove()
-		if err := parked.moveTo(final); err != nil {
+		if err := stage.Restore(); err != nil {
 			s.logf("volume copy %d: restore replaced files: %v", id, err)
 		}
 		s.remountAfterFailedCopy(id, hadReplica)
 		return cause
 	}
-	if err := staged.moveTo(final); err != nil {
+	if err := stage.Install(); err != nil {
 		return rollback(fmt.Errorf("move copied volume %d into place: %w", id, err))
 	}
 	if err := s.mount(id); err != nil {
@@ -155,7 +149,7 @@ func (s *Service) VolumeCopy(req *volume_server_pb.VolumeCopyRequest, stream vol
 				id, st.FileCount, st.DeleteCount, after.GetFileCount(), after.GetFileDeletedCount()))
 		}
 	}
-	parked.remove()
+	stage.DropParked()
 	last := v.LastAppendAtNs()
 	if last == 0 {
 		last = fs.GetDatFileTimestampSeconds() * 1e9
@@ -195,60 +189,11 @@ func (s *Service) remountAfterFailedCopy(id uint32, hadReplica bool) {
 	}
 }
 
-func idxDirOf(loc *engine.Location) string {
-	if loc.IdxDir != "" {
-		return loc.IdxDir
-	}
-	return loc.Dir
-}
-
-// volumeFiles are the paths of one volume's files. derived are files built
-// from the others (the mapped index snapshot), dropped, never moved.
-type volumeFiles struct {
-	dat, idx, vif string
-	derived       []string
-}
-
-func volumePaths(dir, idxDir, base string) volumeFiles {
-	return volumeFiles{
-		dat: filepath.Join(dir, base+".dat"), idx: filepath.Join(idxDir, base+".idx"), vif: filepath.Join(dir, base+".vif"),
-		derived: []string{filepath.Join(idxDir, base+".wvx"), filepath.Join(dir, base+".note")},
-	}
-}
-
-func (f volumeFiles) mkdirs() error {
-	if err := os.MkdirAll(filepath.Dir(f.dat), 0o755); err != nil {
-		return err
-	}
-	return os.MkdirAll(filepath.Dir(f.idx), 0o755)
-}
-
-func (f volumeFiles) remove() {
-	for _, p := range append([]string{f.dat, f.idx, f.vif}, f.derived...) {
-		os.Remove(p)
-	}
-}
-
-// moveTo renames f's files that exist onto to's names (.vif first, so a
-// scan finds the volume's name as soon as anything lands) and drops f's
-// derived files.
-func (f volumeFiles) moveTo(to volumeFiles) error {
-	for _, p := range f.derived {
-		os.Remove(p)
-	}
-	for _, pair := range [][2]string{{f.vif, to.vif}, {f.dat, to.dat}, {f.idx, to.idx}} {
-		if err := os.Rename(pair[0], pair[1]); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-	}
-	return nil
-}
-
-// fetchFile copies up to size bytes of the source's file ext into path via
-// CopyFile. optional files may be absent at the source (then no file is
-// written). pace holds the copy to its byte rate; progress, when set, hears
-// the bytes written so far.
-func fetchFile(ctx context.Context, client volume_server_pb.VolumeServerClient, id, rev uint32, ext string, size uint64, optional bool, path string,
+// fetchFile copies up to size bytes of the source's file ext into the
+// staged file ext via CopyFile. optional files may be absent at the source
+// (then no file is written). pace holds the copy to its byte rate;
+// progress, when set, hears the bytes written so far.
+func fetchFile(ctx context.Context, client volume_server_pb.VolumeServerClient, id, rev uint32, ext string, size uint64, optional bool, stage *engine.CopyStage,
 	pace *pacer, progress func(int64) error) error {
 	stream, err := client.CopyFile(ctx, &volume_server_pb.CopyFileRequest{
 		VolumeId: id, Ext: ext, CompactionRevision: rev, StopOffset: size, IgnoreSourceFileNotFound: optional,
@@ -270,13 +215,13 @@ func fetchFile(ctx context.Context, client volume_server_pb.VolumeServerClient, 
 			return fmt.Errorf("copy %s of volume %d: %w", ext, id, err)
 		}
 		if f == nil {
-			if f, err = os.Create(path); err != nil {
+			if f, err = stage.Create(ext); err != nil {
 				return err
 			}
 		}
 		if _, err := f.Write(msg.GetFileContent()); err != nil {
 			f.Close()
-			return fmt.Errorf("write %s: %w", path, err)
+			return fmt.Errorf("write %s: %w", f.Name(), err)
 		}
 		done += int64(len(msg.GetFileContent()))
 		if err := pace.wait(ctx, len(msg.GetFileContent())); err != nil {
@@ -294,7 +239,7 @@ func fetchFile(ctx context.Context, client volume_server_pb.VolumeServerClient, 
 		if optional {
 			return nil
 		}
-		f, err = os.Create(path) // an empty source file
+		f, err = stage.Create(ext) // an empty source file
 		if err != nil {
 			return err
 		}
@@ -346,8 +291,11 @@ func (p *pacer) wait(ctx context.Context, n int) error {
 
 // ReceiveFile takes a file a peer pushes for a mounted volume: the first
 // message names the volume and the extension, the rest carry the bytes,
-// written to <volume base><ext> beside the volume's .dat. Problems with the
-// request are answered in the response's Error, as upstream does. Refused:
+// written to <volume base><ext> beside the volume's .dat, created anew
+// (engine.Volume.CreateFile: never through a symbolic link). Problems with
+// the request are answered in the response's Error, as upstream does.
+// Refused: extensions and collections engine.ValidExt and ValidCollection
+// refuse (upstream's texts),
 // maintenance mode (as an error), the files of the mounted volume itself
 // (.dat, .idx, .vif, .wvx, and a compaction's .cpd, .cpx: overwriting them
 // under a live volume would corrupt it), EC shards and staged new volumes
@@ -401,7 +349,10 @@ func (s *Service) ReceiveFile(stream volume_server_pb.VolumeServer_ReceiveFileSe
 				return fail("file info sent twice")
 			}
 			info := data.Info
-			if err := checkExt(info.GetExt()); err != nil {
+			if err := engine.ValidExt(info.GetExt()); err != nil {
+				return fail(err.Error())
+			}
+			if err := engine.ValidCollection(info.GetCollection()); err != nil {
 				return fail(err.Error())
 			}
 			if info.GetIsEcVolume() {
@@ -414,11 +365,10 @@ func (s *Service) ReceiveFile(stream volume_server_pb.VolumeServer_ReceiveFileSe
 				}
 				return fail(fmt.Sprintf("volume %d not found", info.GetVolumeId()))
 			}
-			switch info.GetExt() {
-			case ".dat", ".idx", ".vif", ".wvx", ".cpd", ".cpx":
-				return fail(fmt.Sprintf("refusing to overwrite %s of mounted volume %d", info.GetExt(), v.ID))
-			}
-			if f, err = os.Create(v.FileName(info.GetExt())); err != nil {
+			if f, err = v.CreateFile(info.GetExt()); err != nil {
+				if errors.Is(err, engine.ErrVolumeFile) {
+					return fail(fmt.Sprintf("refusing to overwrite %s of mounted volume %d", info.GetExt(), v.ID))
+				}
 				return fail(fmt.Sprintf("failed to create file: %v", err))
 			}
 		case *volume_server_pb.ReceiveFileRequest_FileContent:

@@ -90,7 +90,7 @@ func TestVolumeCopyReplacesReplica(t *testing.T) {
 	if !bytes.Equal(srcDat, dstDat) {
 		t.Fatalf(".dat differs: %d vs %d bytes", len(srcDat), len(dstDat))
 	}
-	staging, _ := os.ReadDir(filepath.Join(dst.dir, copyStagingDir))
+	staging, _ := os.ReadDir(filepath.Join(dst.dir, engine.CopyStagingDir))
 	if len(staging) != 0 {
 		t.Fatalf("staging dir keeps %d files", len(staging))
 	}

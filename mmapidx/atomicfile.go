@@ -1,7 +1,9 @@
 package mmapidx
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,10 +16,15 @@ var syncFiles = true
 // replaceFile atomically replaces path with what fill writes: it writes
 // path+".tmp", fsyncs it, renames it over path and fsyncs the directory.
 // After a crash path holds either its old content or the new, never a mix;
-// a leftover .tmp is overwritten by the next call.
+// a leftover .tmp is removed and created anew by the next call (O_EXCL), so
+// a symbolic link planted at the .tmp name is never written through, and
+// the rename replaces a link at path rather than its target.
 func replaceFile(path string, fill func(f *os.File) error) (err error) {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("mmapidx: remove %s: %w", tmp, err)
+	}
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o644)
 	if err != nil {
 		return fmt.Errorf("mmapidx: create %s: %w", tmp, err)
 	}

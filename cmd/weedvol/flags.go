@@ -108,7 +108,7 @@ func volumeFlags(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.inflightDownloadTimeout, "inflightDownloadDataTimeout", 60*time.Second, "inflight download data wait timeout")
 	fs.BoolVar(&o.hasSlowRead, "hasSlowRead", true, "accepted for compatibility")
 	fs.IntVar(&o.readBufferSizeMB, "readBufferSizeMB", 4, "accepted for compatibility")
-	fs.BoolVar(&o.allowUntrusted, "volume.allowUntrustedRemoteEndpoints", false, "allow loopback remote endpoints")
+	fs.BoolVar(&o.allowUntrusted, "volume.allowUntrustedRemoteEndpoints", false, "if true, peers and remote endpoints on loopback, link-local and instance-metadata addresses are accepted (VolumeCopy, VolumeTailReceiver, FetchAndWriteNeedle). Default refuses them.")
 	fs.Int64Var(&o.fsyncMinBatchBytes, "fsyncMinBatchBytes", 1<<20, "accepted for compatibility (weedvol group-commits every batch)")
 	fs.IntVar(&o.fsyncMinBatchRequests, "fsyncMinBatchRequests", 128, "accepted for compatibility")
 	fs.DurationVar(&o.fsyncBatchWait, "fsyncBatchWait", 500*time.Microsecond, "accepted for compatibility")

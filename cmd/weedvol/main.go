@@ -111,10 +111,11 @@ func serve(o *options, logger *log.Logger) error {
 	svc := grpcsvc.New(grpcsvc.Config{
 		Store: store, State: state, IP: o.ip, Port: o.port, GrpcPort: o.portGrpc, PublicURL: publicURL,
 		DataCenter: o.dataCenter, Rack: o.rack, Masters: splitList(o.masters), ID: o.id, Logf: logf,
-		WhiteList:                 whiteList,
-		ClientTLS:                 tlsSet.GRPCClient,
-		MaintenanceBytesPerSecond: int64(o.maintenanceMBps) << 20,
-		CompactionBytesPerSecond:  int64(o.compactionMBps) << 20,
+		WhiteList:                     whiteList,
+		ClientTLS:                     tlsSet.GRPCClient,
+		AllowUntrustedRemoteEndpoints: o.allowUntrusted,
+		MaintenanceBytesPerSecond:     int64(o.maintenanceMBps) << 20,
+		CompactionBytesPerSecond:      int64(o.compactionMBps) << 20,
 	})
 	h := httpfast.New(httpfast.Config{
 		Store: store, State: state, ReadMode: o.readMode,
