@@ -257,7 +257,9 @@ func (k *keyPair) load() error {
 	return nil
 }
 
-func (k *keyPair) serverCert(*tls.ClientHelloInfo) (*tls.Certificate, error) { return k.cur.Load(), nil }
+func (k *keyPair) serverCert(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return k.cur.Load(), nil
+}
 
 func (k *keyPair) clientCert(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 	return k.cur.Load(), nil
