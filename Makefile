@@ -39,10 +39,15 @@ darwin:
 	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 	GOOS=darwin GOARCH=arm64 $(GO) vet ./iouring/ ./mmapidx/ ./engine/...
 
+CONCURRENCY_TESTS := Concurrent|GroupCommit|SetWhileReading|FrontManyRequests|CompressedNeedlesKeepTheirNames|CloseWithReaders
+
 # Every test, with the real upstream binaries for interop, then the
 # upstream parity ratchet.
 test: $(WEED) $(WEED5) build vet darwin
 	WEED_BINARY=$(WEED) WEED5_BINARY=$(WEED5) $(GO) test -race -timeout 30m ./...
+	@# the concurrency tests again, a few times: an interleaving seen once
+	@# should not hide behind a lucky run
+	$(GO) test -race -count=3 -run '$(CONCURRENCY_TESTS)' ./mmapidx ./engine ./httpfast ./guard
 	$(MAKE) fuzz-smoke
 	$(MAKE) parity-ratchet
 

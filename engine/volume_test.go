@@ -11,6 +11,7 @@ import (
 	"github.com/weedvol/weedvol/engine/idx"
 	"github.com/weedvol/weedvol/engine/needle"
 	"github.com/weedvol/weedvol/iouring"
+	"github.com/weedvol/weedvol/internal/ringtest"
 )
 
 // engines returns every I/O engine available here, so volume tests run on
@@ -20,6 +21,8 @@ func engines(t *testing.T) map[string]iouring.Engine {
 	if e, err := iouring.New("uring"); err == nil {
 		out["uring"] = e
 		t.Cleanup(func() { e.Close() })
+	} else {
+		ringtest.Unavailable(t, err)
 	}
 	return out
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/weedvol/weedvol/internal/ringtest"
 )
 
 // testEngines returns every engine available here: sync always, uring
@@ -21,7 +23,7 @@ func testEngines(t testing.TB) []Engine {
 	if e, err := New("uring"); err == nil {
 		out = append(out, e)
 	} else {
-		t.Logf("uring unavailable: %v", err)
+		ringtest.Unavailable(t, err)
 	}
 	auto, err := New("auto")
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // sizeFor ties a size to an offset so that readers can detect a torn
@@ -100,6 +101,7 @@ func testConcurrent(t *testing.T, width int, failPersist bool) {
 		}()
 	}
 	var persists atomic.Int64
+	persisted := make(chan struct{}) // closed after the first Persist (or its failure, as meant)
 	wg.Add(1)
 	go func() { // persister, alongside the writer
 		defer wg.Done()
@@ -110,7 +112,9 @@ func testConcurrent(t *testing.T, width int, failPersist bool) {
 				return
 			}
 			if (err != nil) == failPersist {
-				persists.Add(1)
+				if persists.Add(1) == 1 {
+					close(persisted)
+				}
 			}
 		}
 	}()
@@ -147,6 +151,13 @@ func testConcurrent(t *testing.T, width int, failPersist bool) {
 		if len(errs) > 0 {
 			break
 		}
+	}
+	// the writes may all be done before the persister got its first turn:
+	// wait for it rather than hope the scheduler interleaved them
+	select {
+	case <-persisted:
+	case <-time.After(30 * time.Second):
+		t.Error("no Persist ran (or failed, as meant) within 30s")
 	}
 	stop.Store(true)
 	wg.Wait()
