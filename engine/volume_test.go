@@ -10,8 +10,8 @@ import (
 
 	"github.com/weedvol/weedvol/engine/idx"
 	"github.com/weedvol/weedvol/engine/needle"
-	"github.com/weedvol/weedvol/iouring"
 	"github.com/weedvol/weedvol/internal/ringtest"
+	"github.com/weedvol/weedvol/iouring"
 )
 
 // engines returns every I/O engine available here, so volume tests run on
