@@ -8,8 +8,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/weedvol/weedvol/atomicfile"
 	"github.com/weedvol/weedvol/engine"
-	"github.com/weedvol/weedvol/engine/atomicfile"
 )
 
 // dirUUIDFile names the file upstream keeps in every volume directory; the

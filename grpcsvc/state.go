@@ -10,8 +10,8 @@ import (
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/weedvol/weedvol/atomicfile"
 	"github.com/weedvol/weedvol/engine"
-	"github.com/weedvol/weedvol/engine/atomicfile"
 	"github.com/weedvol/weedvol/nodestate"
 )
 

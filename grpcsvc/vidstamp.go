@@ -6,8 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/weedvol/weedvol/atomicfile"
 	"github.com/weedvol/weedvol/engine"
-	"github.com/weedvol/weedvol/engine/atomicfile"
 )
 
 // vidStampFile is upstream's per-directory record of the highest volume id

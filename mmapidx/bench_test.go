@@ -13,6 +13,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	// the tests' small fixtures exercise the .wvx file path;
+	// TestSmallIndexInMemory covers the in-memory one
+	smallIndexEntries = 0
 	code := m.Run()
 	if benchRoot != "" {
 		os.RemoveAll(benchRoot)

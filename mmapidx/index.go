@@ -123,6 +123,16 @@ func Open(idxPath string, offsetSize int) (*Index, error) {
 	return ix, nil
 }
 
+// smallIndexEntries is the number of entries up to which an index lives on
+// the heap instead of in a .wvx: at most a few KB, while a file costs a
+// create, two fsyncs and a mapping per volume, which dominates the first
+// start of thousands of small volumes.
+// The package's tests set it to 0 to exercise the file path with small
+// fixtures (TestMain), and back for TestSmallIndexInMemory.
+var smallIndexEntries uint64 = 256
+
+func small(h header) bool { return smallIndexEntries > 0 && h.count <= smallIndexEntries }
+
 // rebuild builds the .wvx from the first usable bytes of idx and maps it. If
 // it cannot be written or mapped, the index lives on the heap instead.
 func (ix *Index) rebuild(idx *os.File, usable int64) (*mapping, error) {
@@ -146,6 +156,18 @@ func (ix *Index) rebuild(idx *os.File, usable int64) (*mapping, error) {
 			x.add(keys[i], vals[i], b)
 		}
 		return x.finish()
+	}
+	if small(h) {
+		// a tiny index costs less on the heap than as a file of its own
+		// (no write, no fsync, no mapping, no descriptor at start-up)
+		image := make([]byte, h.fileSize())
+		if err := emit(newWVXWriter(memFile(image), h)); err != nil {
+			return nil, err
+		}
+		ix.info.InMemory = true
+		ix.info.Reason += "; small, kept in memory"
+		_ = os.Remove(ix.wvxPath) // a stale one would only be tried again
+		return newMapping(image, false, ix.width)
 	}
 	err = replaceFile(ix.wvxPath, func(f *os.File) error { return emit(newWVXWriter(f, h)) })
 	if err == nil {

@@ -677,3 +677,56 @@ func TestFind(t *testing.T) {
 		}
 	}
 }
+
+// TestSmallIndexInMemory: an index of a few entries lives on the heap, with
+// no .wvx written, through Open, writes, Persist and reopen; one that grows
+// past the limit gets its file at the next Persist.
+func TestSmallIndexInMemory(t *testing.T) {
+	smallIndexEntries = 256
+	defer func() { smallIndexEntries = 0 }()
+	v := newVol(t, Offset4)
+	var rows []row
+	for k := uint64(1); k <= 10; k++ {
+		rows = append(rows, row{k, k, 10})
+	}
+	v.writeIdx(rows)
+	ix := v.open()
+	if _, err := os.Stat(v.wvx()); !errors.Is(err, os.ErrNotExist) || !ix.OpenInfo().InMemory {
+		t.Fatalf("a 10-entry index wrote a .wvx (%v) or is not in memory (%+v)", err, ix.OpenInfo())
+	}
+	if off, size, ok := ix.Get(7); !ok || off != 7 || size != 10 {
+		t.Fatalf("Get(7) = %d %d %v", off, size, ok)
+	}
+	rows = append(rows, row{11, 11, 10}, row{3, 0, -1})
+	v.writeIdx(rows) // the .idx as the engine appends it
+	ix.Put(11, 11, 10)
+	ix.Delete(3)
+	if err := ix.Persist(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(v.wvx()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("Persist of a small index wrote a .wvx")
+	}
+	ix.Close()
+	ix = v.open()
+	if _, size, ok := ix.Get(3); !ok || size >= 0 {
+		t.Fatalf("the delete did not survive a reopen: %d %v", size, ok)
+	}
+	if _, _, ok := ix.Get(11); !ok {
+		t.Fatal("the write did not survive a reopen")
+	}
+	for k := uint64(100); k < 100+2*smallIndexEntries; k++ {
+		rows = append(rows, row{k, k, 10})
+	}
+	v.writeIdx(rows)
+	for _, r := range rows[len(rows)-2*int(smallIndexEntries):] {
+		ix.Put(r.key, r.offset, r.size)
+	}
+	if err := ix.Persist(); err != nil {
+		t.Fatal(err)
+	}
+	ix.Close()
+	if _, err := os.Stat(v.wvx()); err != nil {
+		t.Fatalf("an index past the limit has no .wvx after Persist: %v", err)
+	}
+}

@@ -147,8 +147,7 @@ func (ix *Index) writeMerged(base *mapping, frozen *table, h header) (*mapping, 
 		adviseSequential(base.data)
 		defer adviseRandom(base.data)
 	}
-	err = replaceFile(ix.wvxPath, func(f *os.File) error {
-		x := newWVXWriter(f, h)
+	merge := func(x *wvxWriter) error {
 		le := binary.LittleEndian
 		i, j := 0, 0
 		for i < base.n || j < len(delta) {
@@ -168,8 +167,15 @@ func (ix *Index) writeMerged(base *mapping, frozen *table, h header) (*mapping, 
 			j++
 		}
 		return x.finish()
-	})
-	if err != nil {
+	}
+	if small(h) {
+		image := make([]byte, h.fileSize())
+		if err := merge(newWVXWriter(memFile(image), h)); err != nil {
+			return nil, err
+		}
+		return newMapping(image, false, ix.width)
+	}
+	if err := replaceFile(ix.wvxPath, func(f *os.File) error { return merge(newWVXWriter(f, h)) }); err != nil {
 		return nil, err
 	}
 	return openMapping(ix.wvxPath, ix.width, idx, usable)

@@ -12,7 +12,7 @@ import (
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/weedvol/weedvol/engine/atomicfile"
+	"github.com/weedvol/weedvol/atomicfile"
 )
 
 // ErrCorrupted wraps a .vif that does not parse.
