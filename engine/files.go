@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+
+	"github.com/weedvol/weedvol/atomicfile"
 )
 
 // How the engine opens the files it writes.
@@ -112,8 +115,8 @@ func (v *Volume) OpenFile(ext string) (*os.File, error) {
 // and must not name one of the volume's own files (ErrVolumeFile):
 // overwriting those under a live volume would corrupt it. Whatever was at
 // the name before, a symbolic link included, is removed, never written
-// through.
-func (v *Volume) CreateFile(ext string) (*os.File, error) {
+// through. The caller ends it with Commit or Abort.
+func (v *Volume) CreateFile(ext string) (*Incoming, error) {
 	if err := ValidExt(ext); err != nil {
 		return nil, err
 	}
@@ -122,5 +125,35 @@ func (v *Volume) CreateFile(ext string) (*os.File, error) {
 			return nil, fmt.Errorf("%s of volume %d: %w", ext, v.ID, ErrVolumeFile)
 		}
 	}
-	return createFresh(v.FileName(ext))
+	f, err := createFresh(v.FileName(ext))
+	if err != nil {
+		return nil, err
+	}
+	return &Incoming{f: f}, nil
+}
+
+// Incoming is a file being received, created by Volume.CreateFile. It is
+// owned by one goroutine.
+type Incoming struct{ f *os.File }
+
+// Write appends p.
+func (in *Incoming) Write(p []byte) (int, error) { return in.f.Write(p) }
+
+// Commit makes the file durable (fsyncs it and its directory) and closes
+// it. On failure the file is removed.
+func (in *Incoming) Commit() error {
+	err := errors.Join(in.f.Sync(), in.f.Close())
+	if err == nil {
+		err = atomicfile.SyncDir(filepath.Dir(in.f.Name()))
+	}
+	if err != nil {
+		os.Remove(in.f.Name())
+	}
+	return err
+}
+
+// Abort closes and removes the file.
+func (in *Incoming) Abort() {
+	in.f.Close()
+	os.Remove(in.f.Name())
 }

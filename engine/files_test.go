@@ -71,8 +71,10 @@ func TestVolumeFileAccess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f.WriteString("shard")
-	f.Close()
+	f.Write([]byte("shard"))
+	if err := f.Commit(); err != nil {
+		t.Fatal(err)
+	}
 	checkVictim(t, out)
 	if st, err := os.Lstat(link); err != nil || !st.Mode().IsRegular() {
 		t.Fatalf("the link was not replaced: %v", err)

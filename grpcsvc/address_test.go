@@ -25,18 +25,3 @@ func TestMasterAddresses(t *testing.T) {
 		t.Error("sameServer compares HTTP addresses")
 	}
 }
-
-func TestNewUUID(t *testing.T) {
-	a, b := newUUID(), newUUID()
-	if len(a) != 36 || a == b || a[14] != '4' || a[8] != '-' {
-		t.Fatalf("uuids %q %q", a, b)
-	}
-	dir := t.TempDir()
-	first, err := dirUUID(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again, _ := dirUUID(dir); again != first {
-		t.Fatalf("uuid changed: %q then %q", first, again)
-	}
-}

@@ -14,6 +14,8 @@ import (
 	"github.com/seaweedfs/seaweedfs/weed/pb/master_pb"
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
 	"google.golang.org/grpc"
+
+	"github.com/weedvol/weedvol/engine"
 )
 
 // fakeMaster is a minimal in-process master over real gRPC: a follower that
@@ -127,7 +129,7 @@ func TestHeartbeatFollowsLeaderAndReconnects(t *testing.T) {
 			return hb.GetMaxVolumeIdSeen() == 500 && hb.GetLastSeenTopologyId() == "topo-1"
 		}), ""
 	})
-	b, err := os.ReadFile(filepath.Join(e.dir, vidStampFile))
+	b, err := os.ReadFile(filepath.Join(e.dir, engine.VidStampFile))
 	var stamp vidStampJSON
 	if err != nil || json.Unmarshal(b, &stamp) != nil || stamp.MaxVolumeID != 500 || stamp.TopologyID != "topo-1" {
 		t.Fatalf(".vid_stamp %s: %v", b, err)

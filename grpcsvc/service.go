@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"github.com/weedvol/weedvol/guard"
 	"net"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -119,7 +118,7 @@ func New(cfg Config) *Service {
 	var dirs []string
 	for _, l := range s.store.Locations() {
 		dirs = append(dirs, l.Dir)
-		id, err := dirUUID(l.Dir)
+		id, err := engine.DirUUID(l.Dir)
 		if err != nil {
 			s.logf("volume directory %s: %v", l.Dir, err)
 		}
@@ -131,7 +130,7 @@ func New(cfg Config) *Service {
 	}
 	s.stamp = loadVidStamp(dirs, maxID, s.logf)
 	if locs := s.store.Locations(); len(locs) > 0 {
-		s.states = &statePersister{path: filepath.Join(locs[0].IdxDir, stateFileName)}
+		s.states = &statePersister{dir: locs[0].IdxDir}
 		if err := s.states.load(s.state); err != nil {
 			s.logf("%v", err)
 		}

@@ -5,37 +5,37 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/weedvol/weedvol/atomicfile"
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/nodestate"
 )
 
-// stateFileName is where upstream keeps the maintenance state, in the first
-// location's index directory, as a binary VolumeServerState.
-const stateFileName = "state.pb"
-
-// statePersister loads and saves the node's VolumeServerState.
+// statePersister loads and saves the node's VolumeServerState where
+// upstream keeps it: file engine.ServerStateFile of the first location's
+// index directory.
 type statePersister struct {
-	path string
-	mu   sync.Mutex // serializes SetState's compare, update and save
+	dir string
+	mu  sync.Mutex // serializes SetState's compare, update and save
 }
 
+func (p *statePersister) path() string { return filepath.Join(p.dir, engine.ServerStateFile) }
+
 func (p *statePersister) load(st *nodestate.State) error {
-	b, err := engine.ReadRegularFile(p.path)
+	b, err := engine.ReadDirState(p.dir, engine.ServerStateFile)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("failed to read store state from %s : %v", p.path, err)
+		return fmt.Errorf("failed to read store state from %s : %v", p.path(), err)
 	}
 	loaded := &volume_server_pb.VolumeServerState{}
 	if err := proto.Unmarshal(b, loaded); err != nil {
-		return fmt.Errorf("failed to parse store state from %s : %v", p.path, err)
+		return fmt.Errorf("failed to parse store state from %s : %v", p.path(), err)
 	}
 	st.UpdateServerState(func(s *volume_server_pb.VolumeServerState) bool {
 		proto.Reset(s)
@@ -50,8 +50,8 @@ func (p *statePersister) save(s *volume_server_pb.VolumeServerState) error {
 	if err != nil {
 		return fmt.Errorf("failed to serialize store state %v: %s", s, err)
 	}
-	if err := atomicfile.Write(p.path, b, 0o644); err != nil {
-		return fmt.Errorf("failed to write store state to %s : %v", p.path, err)
+	if err := engine.WriteDirState(p.dir, engine.ServerStateFile, b); err != nil {
+		return fmt.Errorf("failed to write store state to %s : %v", p.path(), err)
 	}
 	return nil
 }

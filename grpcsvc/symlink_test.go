@@ -196,7 +196,7 @@ func TestPlantedSymlinks(t *testing.T) {
 
 	t.Run("state files", func(t *testing.T) {
 		w := newBareWorld(t)
-		for _, name := range []string{dirUUIDFile, vidStampFile, stateFileName} {
+		for _, name := range []string{engine.DirUUIDFile, engine.VidStampFile, engine.ServerStateFile} {
 			w.link(t, name, w.victim)
 		}
 		w.snapshot(t)
@@ -208,7 +208,7 @@ func TestPlantedSymlinks(t *testing.T) {
 		e.allocate(t, 20, "")
 		e.setMaintenance(t, true)
 		w.check(t, "AllocateVolume and SetState")
-		for _, name := range []string{dirUUIDFile, vidStampFile, stateFileName} {
+		for _, name := range []string{engine.DirUUIDFile, engine.VidStampFile, engine.ServerStateFile} {
 			if st, err := os.Lstat(filepath.Join(w.data, name)); err != nil || !st.Mode().IsRegular() {
 				t.Errorf("%s is not a regular file now: %v", name, err)
 			}

@@ -2,11 +2,9 @@ package grpcsvc
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 
-	"github.com/weedvol/weedvol/atomicfile"
 	"github.com/weedvol/weedvol/engine"
 )
 
@@ -40,7 +38,7 @@ func loadVidStamp(dirs []string, maxVolumeID uint32, logf func(string, ...any)) 
 	empty := ""
 	s.topo.Store(&empty)
 	for _, d := range dirs {
-		b, err := engine.ReadRegularFile(filepath.Join(d, vidStampFile))
+		b, err := engine.ReadDirState(d, engine.VidStampFile)
 		if err != nil {
 			continue
 		}
@@ -98,7 +96,7 @@ func (s *vidStamp) save() {
 	}
 	failed := false
 	for _, d := range s.dirs {
-		if err := atomicfile.Write(filepath.Join(d, vidStampFile), b, 0o644); err != nil {
+		if err := engine.WriteDirState(d, engine.VidStampFile, b); err != nil {
 			s.logf("write vid stamp in %s: %v", d, err)
 			failed = true
 		}

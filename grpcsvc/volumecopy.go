@@ -307,38 +307,35 @@ func (s *Service) ReceiveFile(stream volume_server_pb.VolumeServer_ReceiveFileSe
 	reply := func(written uint64, problem string) error {
 		return stream.SendAndClose(&volume_server_pb.ReceiveFileResponse{BytesWritten: written, Error: problem})
 	}
-	var f *os.File
+	var f *engine.Incoming
 	var written uint64
 	fail := func(problem string) error {
 		if f != nil {
-			f.Close()
-			os.Remove(f.Name())
+			f.Abort()
 			f = nil
 		}
 		return reply(0, problem)
 	}
 	defer func() {
 		if f != nil {
-			f.Close()
+			f.Abort()
 		}
 	}()
 	for {
 		req, err := stream.Recv()
 		if errors.Is(err, io.EOF) {
 			if f != nil {
-				if err := errors.Join(f.Sync(), f.Close()); err != nil {
-					os.Remove(f.Name())
-					f = nil
+				err := f.Commit()
+				f = nil
+				if err != nil {
 					return reply(0, fmt.Sprintf("failed to write file: %v", err))
 				}
-				f = nil
 			}
 			return reply(written, "")
 		}
 		if err != nil {
 			if f != nil {
-				f.Close()
-				os.Remove(f.Name())
+				f.Abort()
 				f = nil
 			}
 			return fmt.Errorf("failed to receive stream: %v", err)
