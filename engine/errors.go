@@ -15,6 +15,7 @@ var (
 	ErrClosed         = errors.New("volume is closed")
 	ErrVolumeNotFound = errors.New("volume not found")
 	ErrVolumeExists   = errors.New("volume already exists")
+	ErrDirLocked      = errors.New("data directory locked")
 )
 
 // cookieMismatch is a write refused because the stored needle has another

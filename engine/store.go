@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -51,6 +52,7 @@ type Store struct {
 	locations []*Location
 	mu        sync.Mutex // serializes changes to volumes and location counts
 	volumes   atomic.Pointer[map[uint32]*storeEntry]
+	locks     []*os.File // the flocked directories, released by Close; under mu
 }
 
 type storeEntry struct {
@@ -80,17 +82,43 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		s.locations = append(s.locations, &Location{LocationConfig: lc})
 	}
 	opened := make([][]*Volume, len(s.locations))
+	locks := make([]*os.File, len(s.locations))
 	errs := make([]error, len(s.locations))
 	var wg sync.WaitGroup
 	for i, loc := range s.locations {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			opened[i], errs[i] = openLocation(loc.LocationConfig, cfg)
+			locks[i], opened[i], errs[i] = openLocation(loc.LocationConfig, cfg)
 		}()
 	}
 	wg.Wait()
+	for _, l := range locks {
+		if l != nil {
+			s.locks = append(s.locks, l)
+		}
+	}
+	// -dir.idx is one directory for every location: lock each index
+	// directory that is not also a data directory once.
+	seen := map[string]bool{}
+	for _, loc := range s.locations {
+		seen[filepath.Clean(loc.Dir)] = true
+	}
+	for _, loc := range s.locations {
+		d := filepath.Clean(loc.IdxDir)
+		if seen[d] || errors.Join(errs...) != nil {
+			continue
+		}
+		seen[d] = true
+		l, err := lockDir(d)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.locks = append(s.locks, l)
+	}
 	if err := errors.Join(errs...); err != nil {
+		s.unlock()
 		for _, vs := range opened {
 			for _, v := range vs {
 				if v != nil {
@@ -119,21 +147,35 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	return s, nil
 }
 
-// openLocation creates lc's directories if missing, finds its volumes and
-// opens them.
-func openLocation(lc LocationConfig, cfg StoreConfig) ([]*Volume, error) {
+// openLocation creates lc's directories if missing, locks the data
+// directory (lockDir), finds its volumes and opens them.
+func openLocation(lc LocationConfig, cfg StoreConfig) (*os.File, []*Volume, error) {
 	for _, d := range []string{lc.Dir, lc.IdxDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, fmt.Errorf("data directory %s: %w", d, err)
+			return nil, nil, fmt.Errorf("data directory %s: %w", d, err)
 		}
+	}
+	lock, err := lockDir(lc.Dir)
+	if err != nil {
+		return nil, nil, err
 	}
 	found, err := scanVolumes(lc.Dir, func(name string) {
 		cfg.Logf("%s in %s is not named as a volume file (see engine.ValidCollection); skipping", name, lc.Dir)
 	})
 	if err != nil {
-		return nil, err
+		lock.Close()
+		return nil, nil, err
 	}
-	return openVolumes(lc, found, cfg), nil
+	return lock, openVolumes(lc, found, cfg), nil
+}
+
+// unlock releases the directory locks. Called with mu held, or before the
+// store is shared.
+func (s *Store) unlock() {
+	for _, l := range s.locks {
+		l.Close()
+	}
+	s.locks = nil
 }
 
 // openWorkers is how many volumes of one directory open at once.
@@ -397,5 +439,6 @@ func (s *Store) Close() error {
 	}
 	empty := map[uint32]*storeEntry{}
 	s.volumes.Store(&empty)
+	s.unlock()
 	return errors.Join(errs...)
 }
