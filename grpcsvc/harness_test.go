@@ -13,6 +13,7 @@ import (
 
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/engine/needle"
+	"github.com/weedvol/weedvol/iouring"
 	"github.com/weedvol/weedvol/nodestate"
 )
 
@@ -29,6 +30,10 @@ type env struct {
 
 type envOption func(*Config)
 
+// harnessIO, when set by a test (not in parallel), is the I/O engine of the
+// stores newEnvIn opens.
+var harnessIO iouring.Engine
+
 func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	return newEnvIn(t, t.TempDir(), opts...)
@@ -39,7 +44,7 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 func newEnvIn(t *testing.T, dir string, opts ...envOption) *env {
 	t.Helper()
 	store, err := engine.OpenStore(engine.StoreConfig{
-		Locations: []engine.LocationConfig{{Dir: dir, MaxVolumes: 8}}, Logf: t.Logf,
+		Locations: []engine.LocationConfig{{Dir: dir, MaxVolumes: 8}}, Logf: t.Logf, IO: harnessIO,
 	})
 	if err != nil {
 		t.Fatal(err)

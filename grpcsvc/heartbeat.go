@@ -12,6 +12,7 @@ import (
 	"github.com/seaweedfs/seaweedfs/weed/pb/master_pb"
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 )
 
 // leaderSettle is how long upstream waits before dialing a master another
@@ -230,9 +231,12 @@ func (h *heartbeater) session(ctx context.Context, target string) (leader string
 	// A master may know nothing of this server: start with everything, which
 	// also covers any change queued before now.
 	h.takePending()
-	if err := stream.Send(h.svc.fullHeartbeat()); err != nil {
+	first := h.svc.fullHeartbeat()
+	if err := stream.Send(first); err != nil {
 		return "", reg.Load(), err
 	}
+	sent := first.GetVolumes() // the volume list the master holds from us
+	sinceFull := 0
 	if err := stream.Send(h.svc.ecHeartbeat()); err != nil {
 		return "", reg.Load(), err
 	}
@@ -247,11 +251,20 @@ func (h *heartbeater) session(ctx context.Context, target string) (leader string
 				}
 			}
 		case <-h.resend:
-			if err := stream.Send(h.svc.fullHeartbeat()); err != nil {
+			hb := h.svc.fullHeartbeat()
+			if err := stream.Send(hb); err != nil {
 				return "", reg.Load(), err
 			}
+			sent, sinceFull = hb.GetVolumes(), 0
 		case <-tick.C:
-			if err := stream.Send(h.svc.fullHeartbeat()); err != nil {
+			hb := h.svc.fullHeartbeat()
+			sinceFull++
+			if sinceFull < fullEvery && sameVolumes(sent, hb.GetVolumes()) {
+				hb = lightHeartbeat(hb)
+			} else {
+				sent, sinceFull = hb.GetVolumes(), 0
+			}
+			if err := stream.Send(hb); err != nil {
 				return "", reg.Load(), err
 			}
 		case ev := <-events:
@@ -330,4 +343,31 @@ func (h *heartbeater) goodbye(stream master_pb.Seaweed_SendHeartbeatClient, even
 		}
 	case <-time.After(2 * time.Second):
 	}
+}
+
+// fullEvery is how many pulses may pass with light heartbeats (the volume
+// list unchanged) before the whole list is sent again anyway.
+const fullEvery = 60
+
+// sameVolumes reports whether two volume lists, both sorted by id (as
+// fullHeartbeat builds them), tell the master the same.
+func sameVolumes(a, b []*master_pb.VolumeInformationMessage) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if !proto.Equal(a[i], b[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// lightHeartbeat is hb without its volume list, for a pulse at which no
+// volume changed: the master keeps the list it has (it syncs volumes only
+// from a heartbeat that lists some or says it has none) and still hears
+// the disk counts, state and volume id bound.
+func lightHeartbeat(hb *master_pb.Heartbeat) *master_pb.Heartbeat {
+	hb.Volumes, hb.HasNoVolumes, hb.HasNoEcShards = nil, false, false
+	return hb
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
 
+	"github.com/weedvol/weedvol/engine/needle"
 	"github.com/weedvol/weedvol/internal/weedproc"
 )
 
@@ -129,6 +130,21 @@ func TestHeartbeatWithUpstreamMaster(t *testing.T) {
 		t.Fatal("LookupVolume of an unknown volume succeeded")
 	}
 
+	// Light heartbeats (nothing changed) keep the master's list; a write
+	// reaches it with the next pulse's full list.
+	time.Sleep(3500 * time.Millisecond)
+	for _, id := range []uint32{grown, own} {
+		if urls, body := lookupURLs(t, master.Addr(), id); len(urls) != 1 {
+			t.Fatalf("volume %d lost by the master after light heartbeats: %s", id, body)
+		}
+	}
+	v, _ := e.store.Volume(own)
+	write(t, v, needle.Needle{ID: 9, Cookie: 9, Data: []byte("counted by the master")})
+	eventually(t, 10*time.Second, "master counts the write", func() (bool, string) {
+		_, body := httpGet(t, "http://"+master.Addr()+"/vol/status")
+		return masterFileCount(body, own) == 1, body
+	})
+
 	// Pinging the master works once it is known.
 	pong, err := e.client.Ping(ctx, &volume_server_pb.PingRequest{TargetType: "master", Target: master.Addr()})
 	if err != nil || pong.GetRemoteTimeNs() == 0 {
@@ -165,4 +181,34 @@ func TestHeartbeatWithUpstreamMaster(t *testing.T) {
 	if !e.svc.StopHeartbeat() {
 		t.Fatal("second StopHeartbeat does not report the earlier stop")
 	}
+}
+
+// masterFileCount finds volume id in the master's /vol/status JSON and
+// returns its FileCount, or -1.
+func masterFileCount(body string, id uint32) int {
+	var doc any
+	if json.Unmarshal([]byte(body), &doc) != nil {
+		return -1
+	}
+	found := -1
+	var walk func(x any)
+	walk = func(x any) {
+		switch x := x.(type) {
+		case map[string]any:
+			if n, ok := x["Id"].(float64); ok && uint32(n) == id {
+				if c, ok := x["FileCount"].(float64); ok {
+					found = int(c)
+				}
+			}
+			for _, y := range x {
+				walk(y)
+			}
+		case []any:
+			for _, y := range x {
+				walk(y)
+			}
+		}
+	}
+	walk(doc)
+	return found
 }
