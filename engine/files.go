@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/weedvol/weedvol/atomicfile"
+	"github.com/weedvol/weedvol/engine/vif"
 )
 
 // How the engine opens the files it writes.
@@ -41,7 +42,7 @@ func openNoFollow(path string, flag int, perm os.FileMode) (*os.File, error) {
 			return nil, fmt.Errorf("%s %w", path, ErrSymlink)
 		}
 	}
-	f, err := os.OpenFile(path, flag|oNoFollow, perm)
+	f, err := openRaw(path, flag|oNoFollow, perm)
 	if err != nil {
 		if st, lerr := os.Lstat(path); lerr == nil && st.Mode()&os.ModeSymlink != 0 {
 			return nil, fmt.Errorf("%s %w", path, ErrSymlink)
@@ -156,4 +157,44 @@ func (in *Incoming) Commit() error {
 func (in *Incoming) Abort() {
 	in.f.Close()
 	os.Remove(in.f.Name())
+}
+
+// loadVif reads and decodes a .vif as vif.Load does, through openRaw: a
+// missing or empty file is no info (exists false).
+func loadVif(path string) (info *vif.Info, exists bool, err error) {
+	f, err := openRaw(path, os.O_RDONLY, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return &vif.Info{}, false, nil
+	}
+	if err != nil {
+		return nil, true, err
+	}
+	defer f.Close()
+	var buf [4096]byte
+	b := buf[:0]
+	for {
+		n, err := f.Read(buf[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF || n == 0 && err == nil {
+			break
+		}
+		if err != nil {
+			return nil, true, err
+		}
+		if len(b) == cap(b) {
+			rest, err := io.ReadAll(f)
+			if err != nil {
+				return nil, true, err
+			}
+			b = append(append([]byte(nil), b...), rest...)
+			break
+		}
+	}
+	if len(b) == 0 {
+		return &vif.Info{}, false, nil
+	}
+	if info, err = vif.Decode(b); err != nil {
+		return nil, true, fmt.Errorf("%s: %w", path, err)
+	}
+	return info, true, nil
 }

@@ -193,7 +193,7 @@ func openVolumes(lc LocationConfig, found []foundVolume, cfg StoreConfig) []*Vol
 			defer wg.Done()
 			for i := range next {
 				f := found[i]
-				v, err := OpenVolume(VolumeConfig{ID: f.id, Collection: f.collection, Dir: lc.Dir, IdxDir: lc.IdxDir, IO: cfg.IO, Logf: cfg.Logf})
+				v, err := OpenVolume(VolumeConfig{ID: f.id, Collection: f.collection, Dir: lc.Dir, IdxDir: lc.IdxDir, IO: cfg.IO, Logf: cfg.Logf, listed: f.files})
 				if err != nil {
 					cfg.Logf("load volume %d from %s: %v", f.id, lc.Dir, err)
 					continue
@@ -213,14 +213,37 @@ func openVolumes(lc LocationConfig, found []foundVolume, cfg StoreConfig) []*Vol
 type foundVolume struct {
 	collection string
 	id         uint32
+	files      listed
 }
 
-// scanVolumes lists the volumes whose .dat is in dir. skipped, when set,
-// hears the .dat names that ParseBaseName refuses.
+// listed records which of a volume's optional files a directory listing
+// showed, so that opening thousands of volumes does not try to open, stat
+// or remove files that are not there (each a failing system call).
+type listed uint8
+
+const (
+	listedKnown     listed = 1 << iota // the other bits are meaningful
+	listedIdx                          // <base>.idx beside the .dat
+	listedVif                          // <base>.vif
+	listedLeftovers                    // a compaction's .cpd, .cpx or .precompact files
+	listedWVX                          // <base>.wvx (mmapidx's snapshot) beside the .dat
+)
+
+// has reports whether the listing may hold f: true when it was not taken.
+func (l listed) has(f listed) bool { return l&listedKnown == 0 || l&f != 0 }
+
+// scanVolumes lists the volumes of dir (by their .dat files) and which of
+// their other files are present in dir.
 func scanVolumes(dir string, skipped func(name string)) ([]foundVolume, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
+	}
+	names := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		if !e.IsDir() {
+			names[e.Name()] = true
+		}
 	}
 	var out []foundVolume
 	for _, e := range entries {
@@ -228,11 +251,28 @@ func scanVolumes(dir string, skipped func(name string)) ([]foundVolume, error) {
 		if e.IsDir() || !strings.HasSuffix(name, ".dat") {
 			continue
 		}
-		if collection, id, ok := ParseBaseName(strings.TrimSuffix(name, ".dat")); ok {
-			out = append(out, foundVolume{collection, id})
-		} else if skipped != nil {
-			skipped(name)
+		base := strings.TrimSuffix(name, ".dat")
+		collection, id, ok := ParseBaseName(base)
+		if !ok {
+			if skipped != nil {
+				skipped(name)
+			}
+			continue
 		}
+		files := listedKnown
+		if names[base+".idx"] {
+			files |= listedIdx
+		}
+		if names[base+".vif"] {
+			files |= listedVif
+		}
+		if names[base+".wvx"] {
+			files |= listedWVX
+		}
+		if names[base+".cpd"] || names[base+".cpx"] || names[base+".dat.precompact"] || names[base+".idx.precompact"] {
+			files |= listedLeftovers
+		}
+		out = append(out, foundVolume{collection, id, files})
 	}
 	return out, nil
 }

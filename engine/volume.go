@@ -37,6 +37,10 @@ type VolumeConfig struct {
 	IO iouring.Engine
 	// Logf receives repair and warning messages; discarded when nil.
 	Logf func(format string, args ...any)
+
+	// listed is what the store's directory listing showed of the volume's
+	// files in Dir; zero (unknown) makes Open look for itself.
+	listed listed
 }
 
 // Volume is one open volume. All methods are safe for concurrent use.
@@ -130,15 +134,20 @@ func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 	}
 	base := BaseName(cfg.Collection, cfg.ID)
 	// An .idx beside the .dat wins over -dir.idx, as upstream.
-	if _, err := os.Stat(filepath.Join(cfg.Dir, base+".idx")); err == nil {
-		v.idxDir = cfg.Dir
+	if cfg.IdxDir != cfg.Dir && cfg.listed.has(listedIdx) {
+		if _, err := os.Stat(filepath.Join(cfg.Dir, base+".idx")); err == nil {
+			v.idxDir = cfg.Dir
+		}
 	}
-	if settle {
+	if settle && cfg.listed.has(listedLeftovers) {
 		v.finishInterruptedCompaction()
 	}
-	info, hasInfo, err := vif.Load(v.FileName(".vif"))
-	if err != nil {
-		return nil, err
+	info, hasInfo := &vif.Info{}, false
+	var err error
+	if cfg.listed.has(listedVif) {
+		if info, hasInfo, err = loadVif(v.FileName(".vif")); err != nil {
+			return nil, err
+		}
 	}
 	v.info = info
 	offsetSize := int(info.GetBytesOffset())
@@ -151,7 +160,7 @@ func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 	if v.format, err = idx.FormatFor(offsetSize); err != nil {
 		return nil, fmt.Errorf("volume %d: %w", cfg.ID, err)
 	}
-	if err := v.openDat(cfg); err != nil {
+	if err = v.openDat(cfg); err != nil {
 		return nil, err
 	}
 	ok := false
@@ -169,7 +178,8 @@ func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 	if err := v.checkTail(); err != nil {
 		return nil, err
 	}
-	if v.index, err = mmapidx.Open(v.FileName(".idx"), offsetSize); err != nil {
+	opt := mmapidx.OpenOptions{NoWVX: v.idxDir == v.dir && !cfg.listed.has(listedWVX)}
+	if v.index, err = mmapidx.OpenFile(v.idxOS, v.FileName(".idx"), offsetSize, opt); err != nil {
 		return nil, fmt.Errorf("volume %d: load index: %w", cfg.ID, err)
 	}
 	if err := v.indexTail(); err != nil {

@@ -78,6 +78,26 @@ func Open(idxPath string, offsetSize int) (*Index, error) {
 		return nil, fmt.Errorf("mmapidx: %w", err)
 	}
 	defer idx.Close()
+	return OpenFile(idx, idxPath, offsetSize, OpenOptions{})
+}
+
+// reasonNoWVX is Info.Reason when there was no .wvx to use.
+const reasonNoWVX = "no .wvx"
+
+// OpenOptions tell OpenFile what the caller already knows.
+type OpenOptions struct {
+	// NoWVX says the .wvx is known to be absent (from a directory
+	// listing): it is not looked for.
+	NoWVX bool
+}
+
+// OpenFile is Open on the .idx at idxPath that the caller holds open as
+// idx (read from with ReadAt only; it stays the caller's), saving the
+// opens a volume server starting thousands of volumes would pay twice.
+func OpenFile(idx *os.File, idxPath string, offsetSize int, opt OpenOptions) (*Index, error) {
+	if !validWidth(offsetSize) {
+		return nil, fmt.Errorf("mmapidx: unsupported offset size %d", offsetSize)
+	}
 	st, err := idx.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("mmapidx: %w", err)
@@ -91,12 +111,16 @@ func Open(idxPath string, offsetSize int) (*Index, error) {
 		es:      es,
 		offMask: offsetMask(offsetSize),
 	}
-	base, err := openMapping(ix.wvxPath, offsetSize, idx, usable)
+	var base *mapping
+	err = fs.ErrNotExist
+	if !opt.NoWVX {
+		base, err = openMapping(ix.wvxPath, offsetSize, idx, usable)
+	}
 	if err != nil {
 		ix.info.Rebuilt = true
 		ix.info.Reason = err.Error()
 		if errors.Is(err, fs.ErrNotExist) {
-			ix.info.Reason = "no .wvx"
+			ix.info.Reason = reasonNoWVX
 		}
 		if base, err = ix.rebuild(idx, usable); err != nil {
 			return nil, err
@@ -164,9 +188,11 @@ func (ix *Index) rebuild(idx *os.File, usable int64) (*mapping, error) {
 		if err := emit(newWVXWriter(memFile(image), h)); err != nil {
 			return nil, err
 		}
+		if ix.info.Reason != reasonNoWVX {
+			_ = os.Remove(ix.wvxPath) // a stale one would only be tried again
+		}
 		ix.info.InMemory = true
 		ix.info.Reason += "; small, kept in memory"
-		_ = os.Remove(ix.wvxPath) // a stale one would only be tried again
 		return newMapping(image, false, ix.width)
 	}
 	err = replaceFile(ix.wvxPath, func(f *os.File) error { return emit(newWVXWriter(f, h)) })

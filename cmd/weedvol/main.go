@@ -96,12 +96,13 @@ func serve(o *options, logger *log.Logger) error {
 	for _, l := range locs {
 		cfg.Locations = append(cfg.Locations, engine.LocationConfig{Dir: l.dir, IdxDir: o.idxDir, MaxVolumes: l.max, DiskType: l.disk})
 	}
+	opening := time.Now()
 	store, err := engine.OpenStore(cfg)
 	if err != nil {
 		return err
 	}
 	defer store.Close()
-	logf("weedvol: %d volumes in %d directories, io engine %s", len(store.Volumes()), len(locs), io.Name())
+	logf("weedvol: %d volumes in %d directories opened in %v, io engine %s", len(store.Volumes()), len(locs), time.Since(opening).Round(time.Millisecond), io.Name())
 
 	state := nodestate.NewFor(o.offsetSize)
 	publicURL := o.publicURL
