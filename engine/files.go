@@ -170,25 +170,9 @@ func loadVif(path string) (info *vif.Info, exists bool, err error) {
 		return nil, true, err
 	}
 	defer f.Close()
-	var buf [4096]byte
-	b := buf[:0]
-	for {
-		n, err := f.Read(buf[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF || n == 0 && err == nil {
-			break
-		}
-		if err != nil {
-			return nil, true, err
-		}
-		if len(b) == cap(b) {
-			rest, err := io.ReadAll(f)
-			if err != nil {
-				return nil, true, err
-			}
-			b = append(append([]byte(nil), b...), rest...)
-			break
-		}
+	b, err := io.ReadAll(f) // a .vif is a few hundred bytes: one 512-byte buffer
+	if err != nil {
+		return nil, true, err
 	}
 	if len(b) == 0 {
 		return &vif.Info{}, false, nil

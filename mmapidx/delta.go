@@ -148,8 +148,17 @@ func (t *table) set(key, val uint64, hi uint32) (inserted bool) {
 	return !found
 }
 
-// grow returns a copy of t with twice the slots.
-func (t *table) grow() *table { return t.copyInto(newTableSlots(2 * len(t.slots))) }
+// grow returns a copy of t with twice the slots (minTableSlots at least).
+func (t *table) grow() *table {
+	return t.copyInto(newTableSlots(max(2*len(t.slots), minTableSlots)))
+}
+
+// emptyDelta is the delta of a view that has none: one shared table of a
+// single empty slot, so that an idle index costs no table of its own.
+// Lookups find nothing in it, and its needsGrow is true from the start, so
+// the writer replaces it before the first insert and nothing ever writes
+// to it. INVARIANT: never passed to set or store.
+var emptyDelta = &table{slots: make([]slot, 1), shift: 64}
 
 // growTo returns a copy of t with room for n entries and at least minSlots
 // slots.

@@ -129,7 +129,7 @@ func OpenFile(idx *os.File, idxPath string, offsetSize int, opt OpenOptions) (*I
 	ix.wm = base.hdr.metrics
 	ix.count = int64(base.n)
 	ix.idxSize = int64(base.hdr.covered)
-	ix.view.Store(&view{base: base, delta: newTable(0)})
+	ix.view.Store(&view{base: base, delta: emptyDelta})
 	if tail := usable - int64(base.hdr.covered); tail > 0 {
 		if err := ix.replayTail(idx, int64(base.hdr.covered), usable); err != nil {
 			base.release()
@@ -433,7 +433,7 @@ func (ix *Index) Close() error {
 	}
 	ix.wmu.Lock()
 	old := ix.view.Load()
-	ix.view.Store(&view{base: emptyMapping, delta: newTable(0)})
+	ix.view.Store(&view{base: emptyMapping, delta: emptyDelta})
 	ix.closed = true
 	ix.wmu.Unlock()
 	ix.retired = append(ix.retired, old.base)

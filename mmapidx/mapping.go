@@ -35,8 +35,15 @@ type mapping struct {
 	mapped bool   // data came from mapFile
 	onDisk bool   // data is the content of the .wvx file
 
-	readers [readerShards]readerCount
+	// readers count the readers inside m, when m is mapped (nil for a heap
+	// image, which the garbage collector keeps alive for as long as a
+	// reader holds it: a few KB less per small index).
+	readers *[readerShards]readerCount
 }
+
+// heapReaders are the counters readers of heap images take; nothing waits
+// on them.
+var heapReaders [readerShards]readerCount
 
 // emptyMapping is the base of an Index after Close.
 var emptyMapping = &mapping{}
@@ -55,6 +62,9 @@ func newMapping(data []byte, mapped bool, width int) (*mapping, error) {
 		return nil, fmt.Errorf("%w: %d bytes for %d entries, want %d", errCorrupt, len(data), h.count, h.fileSize())
 	}
 	m := &mapping{data: data, hdr: h, n: int(h.count), mapped: mapped}
+	if mapped {
+		m.readers = new([readerShards]readerCount)
+	}
 	m.keys = data[h.keysOff():h.valsOff()]
 	m.vals = data[h.valsOff():h.hiOff()]
 	if width == Offset5 {
@@ -134,6 +144,9 @@ func (m *mapping) release() error {
 
 // active reports whether a reader may still be using m.
 func (m *mapping) active() bool {
+	if m.readers == nil {
+		return false
+	}
 	var sum int64
 	for i := range m.readers {
 		sum += m.readers[i].n.Load()
@@ -143,7 +156,11 @@ func (m *mapping) active() bool {
 
 // reader returns a counter for one reader to hold m with.
 func (m *mapping) reader() *atomic.Int64 {
-	return &m.readers[rand.Uint32()%readerShards].n
+	r := m.readers
+	if r == nil {
+		r = &heapReaders
+	}
+	return &r[rand.Uint32()%readerShards].n
 }
 
 func (m *mapping) key(i int) uint64 {

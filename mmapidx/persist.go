@@ -72,7 +72,7 @@ func (ix *Index) persistLocked() error {
 		return nil
 	}
 	frozen := v.delta
-	ix.view.Store(&view{base: v.base, frozen: frozen, delta: newTable(0)})
+	ix.view.Store(&view{base: v.base, frozen: frozen, delta: emptyDelta})
 	h := header{
 		width:   ix.width,
 		count:   uint64(ix.count),
