@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 	"sync/atomic"
 
 	"github.com/weedvol/weedvol/engine/needle"
@@ -31,6 +32,16 @@ type StoreConfig struct {
 	// (4 or 5); existing volumes keep theirs.
 	OffsetSize int
 	Logf       func(format string, args ...any)
+
+	// MaxOpenVolumes is how many volumes may have their files open at once
+	// (see park.go); the others are parked. 0: derived from the process's
+	// descriptor limit (three descriptors a volume, 256 kept for the rest).
+	MaxOpenVolumes int
+	// IdleClose parks a volume whose files have not been used for this
+	// long. 0: only the limit parks.
+	IdleClose time.Duration
+
+	fds *fdBudget // set by OpenStore
 }
 
 // Location is a data directory and the volumes in it.
@@ -53,6 +64,7 @@ type Store struct {
 	mu        sync.Mutex // serializes changes to volumes and location counts
 	volumes   atomic.Pointer[map[uint32]*storeEntry]
 	locks     []*os.File // the flocked directories, released by Close; under mu
+	parker    *parker
 }
 
 type storeEntry struct {
@@ -74,6 +86,15 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
+	limit := cfg.MaxOpenVolumes
+	if limit <= 0 {
+		limit = defaultOpenVolumes()
+	}
+	var idleTicks int64
+	if cfg.IdleClose > 0 {
+		idleTicks = max(int64(cfg.IdleClose/parkTick), 1)
+	}
+	cfg.fds = newFDBudget(int64(limit), idleTicks)
 	s := &Store{cfg: cfg}
 	for _, lc := range cfg.Locations {
 		if lc.IdxDir == "" {
@@ -144,8 +165,14 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		}
 	}
 	s.volumes.Store(&m)
+	s.parker = &parker{b: cfg.fds, tick: parkTick, vols: s.Volumes, stop: make(chan struct{})}
+	s.parker.start()
 	return s, nil
 }
+
+// parkTick is the parker's round: the resolution of IdleClose (a
+// variable for tests).
+var parkTick = time.Second
 
 // openLocation creates lc's directories if missing, locks the data
 // directory (lockDir), finds its volumes and opens them.
@@ -193,12 +220,17 @@ func openVolumes(lc LocationConfig, found []foundVolume, cfg StoreConfig) []*Vol
 			defer wg.Done()
 			for i := range next {
 				f := found[i]
-				v, err := OpenVolume(VolumeConfig{ID: f.id, Collection: f.collection, Dir: lc.Dir, IdxDir: lc.IdxDir, IO: cfg.IO, Logf: cfg.Logf, listed: f.files})
+				v, err := OpenVolume(VolumeConfig{ID: f.id, Collection: f.collection, Dir: lc.Dir, IdxDir: lc.IdxDir, IO: cfg.IO, Logf: cfg.Logf, listed: f.files, fds: cfg.fds})
 				if err != nil {
 					cfg.Logf("load volume %d from %s: %v", f.id, lc.Dir, err)
 					continue
 				}
 				out[i] = v
+				if b := cfg.fds; b.limit > 0 && b.open.Load() > b.limit {
+					// past the descriptor budget already while opening:
+					// keep what was read, close the files until used
+					v.park()
+				}
 			}
 		}()
 	}
@@ -353,7 +385,7 @@ func (s *Store) AllocateVolume(id uint32, o AllocateOptions) error {
 	v, err := OpenVolume(VolumeConfig{
 		ID: id, Collection: o.Collection, Dir: best.Dir, IdxDir: best.IdxDir,
 		Create: true, ReplicaPlacement: o.ReplicaPlacement, TTL: o.TTL, Version: o.Version,
-		OffsetSize: s.cfg.OffsetSize, Preallocate: o.Preallocate, IO: s.cfg.IO, Logf: s.cfg.Logf,
+		OffsetSize: s.cfg.OffsetSize, Preallocate: o.Preallocate, IO: s.cfg.IO, Logf: s.cfg.Logf, fds: s.cfg.fds,
 	})
 	if err != nil {
 		return err
@@ -428,7 +460,7 @@ func (s *Store) MountVolume(id uint32) error {
 			if f.id != id {
 				continue
 			}
-			v, err := OpenVolume(VolumeConfig{ID: id, Collection: f.collection, Dir: l.Dir, IdxDir: l.IdxDir, IO: s.cfg.IO, Logf: s.cfg.Logf})
+			v, err := OpenVolume(VolumeConfig{ID: id, Collection: f.collection, Dir: l.Dir, IdxDir: l.IdxDir, IO: s.cfg.IO, Logf: s.cfg.Logf, listed: f.files, fds: s.cfg.fds})
 			if err != nil {
 				return err
 			}
@@ -472,6 +504,10 @@ func (s *Store) CommitCompactVolume(id uint32) (*Volume, error) {
 // Close closes every volume.
 func (s *Store) Close() error {
 	s.mu.Lock()
+	if s.parker != nil {
+		s.parker.close()
+		s.parker = nil
+	}
 	defer s.mu.Unlock()
 	var errs []error
 	for _, e := range *s.volumes.Load() {

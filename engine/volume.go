@@ -41,6 +41,8 @@ type VolumeConfig struct {
 	// listed is what the store's directory listing showed of the volume's
 	// files in Dir; zero (unknown) makes Open look for itself.
 	listed listed
+	// fds is the store's descriptor budget (park.go); nil: never parked.
+	fds *fdBudget
 }
 
 // Volume is one open volume. All methods are safe for concurrent use.
@@ -58,6 +60,15 @@ type Volume struct {
 	// files and index below stay open.
 	life   sync.RWMutex
 	closed bool // guarded by life
+	// parked says the files below are closed until the next operation
+	// that needs them (park.go). Written with life held exclusively.
+	parked atomic.Bool
+	// lastUse is the store clock tick of the last use of the files.
+	lastUse atomic.Int64
+	// datReadOnly: the .dat could only be opened for reading.
+	datReadOnly bool
+	// counted: the open files are counted in cfg.fds.open. Guarded by life.
+	counted bool
 
 	datOS *os.File
 	dat   iouring.File
@@ -200,6 +211,7 @@ func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 		v.lastModified.Store(st.ModTime().Unix())
 	}
 	v.commit.v = v
+	v.countOpen()
 	ok = true
 	return v, nil
 }
@@ -210,6 +222,7 @@ func (v *Volume) openDat(cfg VolumeConfig) error {
 	if errors.Is(err, os.ErrPermission) {
 		f, err = openNoFollow(path, os.O_RDONLY, 0)
 		v.readOnly.Store(true)
+		v.datReadOnly = true
 	}
 	if errors.Is(err, os.ErrNotExist) && cfg.Create {
 		return v.createDat(cfg)
@@ -317,7 +330,7 @@ type Stats struct {
 // Stats returns the index counters, upstream's accounting (zero for a
 // closed volume).
 func (v *Volume) Stats() Stats {
-	v, err := v.enter()
+	v, err := v.enterFor(false)
 	if err != nil {
 		return Stats{}
 	}
@@ -385,11 +398,26 @@ func (v *Volume) Sync() error {
 // INVARIANT: successor is set, under life held exclusively, before closed
 // is; so a caller that finds v closed either finds the successor or none
 // will come.
-func (v *Volume) enter() (*Volume, error) {
+func (v *Volume) enter() (*Volume, error) { return v.enterFor(true) }
+
+// enterFor is enter; with files set it also makes sure the volume's files
+// are open (unparking it), for operations that read or write them.
+func (v *Volume) enterFor(files bool) (*Volume, error) {
 	for {
 		v.life.RLock()
 		if !v.closed {
-			return v, nil
+			if !files {
+				return v, nil
+			}
+			if !v.parked.Load() {
+				v.touch()
+				return v, nil
+			}
+			v.life.RUnlock()
+			if err := v.unpark(); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		next := v.successor.Load()
 		v.life.RUnlock()
@@ -406,12 +434,21 @@ func (v *Volume) enter() (*Volume, error) {
 // a compaction means nothing in the compacted files, so such a call fails
 // instead of being forwarded.
 func (v *Volume) acquire() error {
-	v.life.RLock()
-	if v.closed {
+	for {
+		v.life.RLock()
+		if v.closed {
+			v.life.RUnlock()
+			return ErrClosed
+		}
+		if !v.parked.Load() {
+			v.touch()
+			return nil
+		}
 		v.life.RUnlock()
-		return ErrClosed
+		if err := v.unpark(); err != nil {
+			return err
+		}
 	}
-	return nil
 }
 
 // current is the volume that now holds v's data, without locks: for
@@ -447,6 +484,7 @@ func (v *Volume) Close() error {
 }
 
 func (v *Volume) closeFiles() error {
+	v.uncountOpen()
 	v.readers.close()
 	var errs []error
 	if v.index != nil {

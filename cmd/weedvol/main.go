@@ -92,7 +92,8 @@ func serve(o *options, logger *log.Logger) error {
 		return fmt.Errorf("-ioengine=%s: %w", o.ioEngine, err)
 	}
 	defer io.Close()
-	cfg := engine.StoreConfig{IO: io, OffsetSize: o.offsetSize, Logf: logf}
+	// volumes idle for 10 minutes give their descriptors back (engine/park.go)
+	cfg := engine.StoreConfig{IO: io, OffsetSize: o.offsetSize, Logf: logf, IdleClose: 10 * time.Minute}
 	for _, l := range locs {
 		cfg.Locations = append(cfg.Locations, engine.LocationConfig{Dir: l.dir, IdxDir: o.idxDir, MaxVolumes: l.max, DiskType: l.disk})
 	}

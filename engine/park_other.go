@@ -1,0 +1,6 @@
+//go:build !unix
+
+package engine
+
+// defaultOpenVolumes is no limit where descriptors cannot be counted.
+func defaultOpenVolumes() int { return 0 }
