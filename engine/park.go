@@ -27,10 +27,10 @@ import (
 
 // fdBudget is shared by the volumes of one store.
 type fdBudget struct {
-	limit int64        // volumes whose files may be open at once; 0 is no limit
-	idle  int64        // ticks of disuse after which a volume is parked; 0 never
-	open  atomic.Int64 // volumes whose files are open
-	clock atomic.Int64 // ticks (one per parker round) since the store opened
+	limit int64         // volumes whose files may be open at once; 0 is no limit
+	idle  int64         // ticks of disuse after which a volume is parked; 0 never
+	open  atomic.Int64  // volumes whose files are open
+	clock atomic.Int64  // ticks (one per parker round) since the store opened
 	over  chan struct{} // a nudge to the parker when open passes limit
 }
 

@@ -28,7 +28,9 @@ func parkFixture(t *testing.T, dir string, n int) {
 	}
 }
 
-func parkData(id uint32, key uint64) []byte { return []byte(fmt.Sprintf("volume %d needle %d", id, key)) }
+func parkData(id uint32, key uint64) []byte {
+	return []byte(fmt.Sprintf("volume %d needle %d", id, key))
+}
 
 func openFDs(t *testing.T) int {
 	ents, err := os.ReadDir("/proc/self/fd")

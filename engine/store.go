@@ -8,8 +8,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 	"sync/atomic"
+	"time"
 
 	"github.com/weedvol/weedvol/engine/needle"
 	"github.com/weedvol/weedvol/engine/superblock"
