@@ -131,6 +131,12 @@ func (v *Volume) unpark() error {
 		return fmt.Errorf("volume %d: reopen .idx: %w", v.ID, err)
 	}
 	v.datOS, v.dat, v.idxOS = dat, ring, ix
+	if err := v.loadColdIndex(); err != nil {
+		v.dat.Close()
+		v.idxOS.Close()
+		v.datOS, v.dat, v.idxOS = nil, nil, nil
+		return fmt.Errorf("volume %d: load index: %w", v.ID, err)
+	}
 	v.parked.Store(false)
 	v.countOpen()
 	return nil

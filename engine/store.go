@@ -65,6 +65,7 @@ type Store struct {
 	volumes   atomic.Pointer[map[uint32]*storeEntry]
 	locks     []*os.File // the flocked directories, released by Close; under mu
 	parker    *parker
+	closed    bool // under mu
 }
 
 type storeEntry struct {
@@ -193,7 +194,8 @@ func openLocation(lc LocationConfig, cfg StoreConfig) (*os.File, []*Volume, erro
 		lock.Close()
 		return nil, nil, err
 	}
-	return lock, openVolumes(lc, found, cfg), nil
+	sums := readSummary(lc.Dir, cfg.Logf)
+	return lock, openVolumes(lc, found, cfg, sums), nil
 }
 
 // unlock releases the directory locks. Called with mu held, or before the
@@ -210,7 +212,10 @@ const openWorkers = 8
 
 // openVolumes opens the volumes found in one directory, in parallel; the
 // result is in found's order, nil where a volume failed to open (logged).
-func openVolumes(lc LocationConfig, found []foundVolume, cfg StoreConfig) []*Volume {
+//
+// A volume that sums (the directory's volume summary) describes, and whose
+// files still carry the summary's stamps, is registered cold (openCold).
+func openVolumes(lc LocationConfig, found []foundVolume, cfg StoreConfig, sums map[summaryKey]*volumeSummary) []*Volume {
 	out := make([]*Volume, len(found))
 	next := make(chan int)
 	var wg sync.WaitGroup
@@ -220,7 +225,16 @@ func openVolumes(lc LocationConfig, found []foundVolume, cfg StoreConfig) []*Vol
 			defer wg.Done()
 			for i := range next {
 				f := found[i]
-				v, err := OpenVolume(VolumeConfig{ID: f.id, Collection: f.collection, Dir: lc.Dir, IdxDir: lc.IdxDir, IO: cfg.IO, Logf: cfg.Logf, listed: f.files, fds: cfg.fds})
+				vc := VolumeConfig{ID: f.id, Collection: f.collection, Dir: lc.Dir, IdxDir: lc.IdxDir, IO: cfg.IO, Logf: cfg.Logf, listed: f.files, fds: cfg.fds}
+				if s := sums[summaryKey{f.collection, f.id}]; s != nil && s.matches(lc, f.files) {
+					v, err := openCold(vc, s)
+					if err == nil {
+						out[i] = v
+						continue
+					}
+					cfg.Logf("volume %d in %s: summary unusable (%v); opening it in full", f.id, lc.Dir, err)
+				}
+				v, err := OpenVolume(vc)
 				if err != nil {
 					cfg.Logf("load volume %d from %s: %v", f.id, lc.Dir, err)
 					continue
@@ -504,14 +518,29 @@ func (s *Store) CommitCompactVolume(id uint32) (*Volume, error) {
 // Close closes every volume.
 func (s *Store) Close() error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil // a second Close must not replace the summary with an empty one
+	}
+	s.closed = true
 	if s.parker != nil {
 		s.parker.close()
 		s.parker = nil
 	}
-	defer s.mu.Unlock()
 	var errs []error
+	sums := map[*Location][]volumeSummary{}
 	for _, e := range *s.volumes.Load() {
-		errs = append(errs, e.v.Close())
+		sum, ok := e.v.summarize()
+		err := e.v.Close()
+		errs = append(errs, err)
+		if ok && err == nil && stampFiles(&sum, e.loc.Dir, e.loc.IdxDir) {
+			sums[e.loc] = append(sums[e.loc], sum)
+		}
+	}
+	for _, loc := range s.locations {
+		if err := writeSummary(loc.Dir, sums[loc]); err != nil {
+			s.cfg.Logf("write volume summary in %s: %v", loc.Dir, err)
+		}
 	}
 	empty := map[uint32]*storeEntry{}
 	s.volumes.Store(&empty)

@@ -69,6 +69,9 @@ type Volume struct {
 	datReadOnly bool
 	// counted: the open files are counted in cfg.fds.open. Guarded by life.
 	counted bool
+	// coldMetrics are the counters from the volume summary while the index
+	// is not loaded (summary.go); nil once it is. Guarded by life.
+	coldMetrics *mmapidx.Metrics
 
 	datOS *os.File
 	dat   iouring.File
@@ -335,7 +338,13 @@ func (v *Volume) Stats() Stats {
 		return Stats{}
 	}
 	defer v.life.RUnlock()
-	m := v.index.Metrics()
+	var m mmapidx.Metrics
+	switch {
+	case v.index != nil:
+		m = v.index.Metrics()
+	case v.coldMetrics != nil:
+		m = *v.coldMetrics
+	}
 	return Stats{FileCount: m.FileCount, DeleteCount: m.DeletionCount, FileBytes: m.FileBytes,
 		DeletedBytes: m.DeletionBytes, MaxFileKey: m.MaxFileKey}
 }
