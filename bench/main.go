@@ -8,8 +8,12 @@
 //	go run ./bench -weed bin/weed -weedvol bin/weedvol -perf PERF.md
 //
 // It also runs a bare fasthttp server answering the same bytes from memory,
-// the bound every read figure is compared with, and times start-up and
-// memory on data directories of 1M and 10M needles built once under -cache.
+// the bound every read figure is compared with, times start-up and memory
+// on data directories of 1M and 10M needles built once under -cache, and
+// measures reads and writes while a volume is vacuumed (vacuum.go).
+// -workloads picks among these groups, e.g. the vacuum run alone:
+//
+//	go run ./bench -workloads vacuum -weed bin/weed -weedvol bin/weedvol -perf PERF.md
 package main
 
 import (
@@ -53,7 +57,20 @@ type config struct {
 	weedvolArgs   []string
 	genProfile    string
 	run           *regexp.Regexp
+	// workloads are the groups to run: throughput, startup, vacuum.
+	workloads []string
+	// the vacuum workload (vacuum.go): fixture size, baseline window,
+	// writes per second
+	vacuumSize      int64
+	vacuumWindow    time.Duration
+	vacuumWriteRate float64
 }
+
+// workloadGroups are the values -workloads accepts, in the order they run.
+var workloadGroups = []string{"throughput", "startup", "vacuum"}
+
+// wants reports whether the workload group g is to run.
+func (c config) wants(g string) bool { return slices.Contains(c.workloads, g) }
 
 // contender is one server under test.
 type contender struct {
@@ -107,7 +124,11 @@ func parseFlags(args []string) (config, error) {
 	wvArgs := fs.String("weedvol-args", "", "extra flags for weedvol (e.g. -cpuprofile=/tmp/weedvol.prof), space-separated")
 	runRe := fs.String("run", "", "only workloads whose name matches this regexp (e.g. 'write|read 1 KB')")
 	genProfile := fs.String("gen-cpuprofile", "", "write the load generator's own CPU profile here")
-	quick := fs.Bool("quick", false, "short development run: 1 round of 1s workloads, 1M-needle start-up only")
+	workloads := fs.String("workloads", strings.Join(workloadGroups, ","), "comma-separated workload groups to run: throughput (the -run workloads), startup (-startup), vacuum (reads and writes while a volume is vacuumed)")
+	vacSize := fs.String("vacuum-size", "1GB", "payload bytes written into the vacuum workload's volume before 30% of its needles are deleted")
+	fs.DurationVar(&cfg.vacuumWindow, "vacuum-window", 20*time.Second, "length of the vacuum workload's baseline window (the vacuum window lasts as long as the vacuum)")
+	fs.Float64Var(&cfg.vacuumWriteRate, "vacuum-write-rate", 500, "writes/s of the vacuum workload, issued by its clients between their reads")
+	quick := fs.Bool("quick", false, "short development run: 1 round of 1s workloads, 1M-needle start-up only, a 100 MB vacuum volume with a 5s baseline")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -122,6 +143,12 @@ func parseFlags(args []string) (config, error) {
 		}
 		if !set["startup"] {
 			*startups = "1000000"
+		}
+		if !set["vacuum-size"] {
+			*vacSize = "100MB"
+		}
+		if !set["vacuum-window"] {
+			cfg.vacuumWindow = 5 * time.Second
 		}
 	}
 	var err error
@@ -144,6 +171,25 @@ func parseFlags(args []string) (config, error) {
 	if cfg.rounds < 1 || cfg.writeClients < 1 || cfg.volumes < 1 {
 		return cfg, errors.New("-rounds, -clients and -volumes must be positive")
 	}
+	for _, g := range strings.Split(*workloads, ",") {
+		if g = strings.TrimSpace(g); g == "" {
+			continue
+		}
+		if !slices.Contains(workloadGroups, g) {
+			return cfg, fmt.Errorf("-workloads: unknown group %q (want %s)", g, strings.Join(workloadGroups, ", "))
+		}
+		cfg.workloads = append(cfg.workloads, g)
+	}
+	if cfg.wants("vacuum") {
+		vs, err := parseSizes(*vacSize)
+		if err != nil || len(vs) != 1 {
+			return cfg, fmt.Errorf("-vacuum-size: want one size")
+		}
+		cfg.vacuumSize = int64(vs[0])
+		if cfg.vacuumWindow <= 0 || cfg.vacuumWriteRate < 0 {
+			return cfg, errors.New("-vacuum-window must be positive and -vacuum-write-rate not negative")
+		}
+	}
 	cfg.genProfile = *genProfile
 	if *runRe != "" {
 		if cfg.run, err = regexp.Compile(*runRe); err != nil {
@@ -160,7 +206,7 @@ func parseFlags(args []string) (config, error) {
 	return cfg, nil
 }
 
-// parseSizes reads "1KB,16KB,1MB,8MB" (or plain byte counts).
+// parseSizes reads "1KB,16KB,1MB,8MB,1GB" (or plain byte counts).
 func parseSizes(s string) ([]int, error) {
 	var out []int
 	for _, f := range strings.Split(s, ",") {
@@ -172,7 +218,7 @@ func parseSizes(s string) ([]int, error) {
 		for _, u := range []struct {
 			suffix string
 			m      int
-		}{{"KB", 1 << 10}, {"MB", 1 << 20}, {"K", 1 << 10}, {"M", 1 << 20}, {"B", 1}} {
+		}{{"KB", 1 << 10}, {"MB", 1 << 20}, {"GB", 1 << 30}, {"K", 1 << 10}, {"M", 1 << 20}, {"G", 1 << 30}, {"B", 1}} {
 			if strings.HasSuffix(f, u.suffix) {
 				f, mult = strings.TrimSuffix(f, u.suffix), u.m
 				break
@@ -256,19 +302,42 @@ func run(cfg config) error {
 		contenders = kept
 	}
 
-	if err := throughput(cfg, contenders, rep); err != nil {
-		return err
+	mainReport := cfg.wants("throughput") || (cfg.wants("startup") && len(cfg.startupSizes) > 0)
+	if cfg.wants("throughput") {
+		if err := throughput(cfg, contenders, rep); err != nil {
+			return err
+		}
 	}
-	if len(cfg.startupSizes) > 0 {
+	if cfg.wants("startup") && len(cfg.startupSizes) > 0 {
 		if err := startups(cfg, contenders[:min(2, len(contenders))], rep); err != nil {
 			return err
 		}
 	}
 	rep.finished = time.Now()
-	text := rep.markdown()
-	fmt.Println(text)
-	if cfg.perf != "" {
-		return spliceInto(cfg.perf, text)
+	if mainReport {
+		text := rep.markdown()
+		fmt.Println(text)
+		if cfg.perf != "" {
+			if err := spliceInto(cfg.perf, text); err != nil {
+				return err
+			}
+		}
+	}
+	if cfg.wants("vacuum") {
+		var pair []contender
+		for _, c := range contenders {
+			if c.name == "upstream" || c.name == "weedvol" {
+				pair = append(pair, c)
+			}
+		}
+		if err := vacuumBench(cfg, pair, rep); err != nil {
+			return err
+		}
+		text := rep.vacuumMarkdown()
+		fmt.Println(text)
+		if cfg.perf != "" {
+			return spliceBetween(cfg.perf, vacuumBeginMarker, vacuumEndMarker, text)
+		}
 	}
 	return nil
 }

@@ -67,6 +67,7 @@ type report struct {
 	runs              map[string]map[string]*agg // workload id -> contender -> agg
 	starts            map[int]map[string]*startAgg
 	notes             []string
+	vacuum            *vacReport // the vacuum workload, when it ran
 }
 
 func newReport(cfg config) *report {
@@ -508,7 +509,12 @@ func (r *report) targetsTable(p func(string, ...any)) {
 
 // spliceInto replaces the part of the markdown file path between the bench
 // markers with text, or appends it with markers when there are none.
-func spliceInto(path, text string) error {
+func spliceInto(path, text string) error { return spliceBetween(path, beginMarker, endMarker, text) }
+
+// spliceBetween replaces the part of the markdown file path between the
+// markers beginMarker and endMarker with text, or appends it with the
+// markers when they are not there.
+func spliceBetween(path, beginMarker, endMarker, text string) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return err
