@@ -48,6 +48,7 @@ type config struct {
 	rate          float64
 	coldSize      int
 	startupSizes  []int
+	scaleVolumes  int
 	volumes       int
 	uring         bool
 	perf          string
@@ -67,7 +68,7 @@ type config struct {
 }
 
 // workloadGroups are the values -workloads accepts, in the order they run.
-var workloadGroups = []string{"throughput", "startup", "vacuum"}
+var workloadGroups = []string{"throughput", "startup", "scale", "vacuum"}
 
 // wants reports whether the workload group g is to run.
 func (c config) wants(g string) bool { return slices.Contains(c.workloads, g) }
@@ -115,6 +116,7 @@ func parseFlags(args []string) (config, error) {
 	readClients := fs.String("read-clients", "16,64", "concurrent clients for random reads")
 	fs.Float64Var(&cfg.rate, "rate", 5000, "requests/s of the open-loop (fixed-rate) small-read run; 0 skips it")
 	cold := fs.String("cold-size", "16KB", "needle size of the cold-cache read run (page cache dropped first; needs root); empty skips it")
+	fs.IntVar(&cfg.scaleVolumes, "scale", 5000, "volumes (of 10 needles each) in the scale workload's data dir; 0 skips it")
 	startups := fs.String("startup", "1000000,10000000", "needle counts of the start-up/memory fixtures; empty skips start-up")
 	fs.IntVar(&cfg.volumes, "volumes", 8, "volumes grown per server for the writes")
 	fs.BoolVar(&cfg.uring, "uring", true, "also run weedvol with -ioengine=uring and -ioengine=sync on the cold-read runs")
@@ -124,7 +126,7 @@ func parseFlags(args []string) (config, error) {
 	wvArgs := fs.String("weedvol-args", "", "extra flags for weedvol (e.g. -cpuprofile=/tmp/weedvol.prof), space-separated")
 	runRe := fs.String("run", "", "only workloads whose name matches this regexp (e.g. 'write|read 1 KB')")
 	genProfile := fs.String("gen-cpuprofile", "", "write the load generator's own CPU profile here")
-	workloads := fs.String("workloads", strings.Join(workloadGroups, ","), "comma-separated workload groups to run: throughput (the -run workloads), startup (-startup), vacuum (reads and writes while a volume is vacuumed)")
+	workloads := fs.String("workloads", strings.Join(workloadGroups, ","), "comma-separated workload groups to run: throughput (the -run workloads), startup (-startup), scale (-scale), vacuum (reads and writes while a volume is vacuumed)")
 	vacSize := fs.String("vacuum-size", "1GB", "payload bytes written into the vacuum workload's volume before 30% of its needles are deleted")
 	fs.DurationVar(&cfg.vacuumWindow, "vacuum-window", 20*time.Second, "length of the vacuum workload's baseline window (the vacuum window lasts as long as the vacuum)")
 	fs.Float64Var(&cfg.vacuumWriteRate, "vacuum-write-rate", 500, "writes/s of the vacuum workload, issued by its clients between their reads")
@@ -143,6 +145,9 @@ func parseFlags(args []string) (config, error) {
 		}
 		if !set["startup"] {
 			*startups = "1000000"
+		}
+		if !set["scale"] {
+			cfg.scaleVolumes = 1000
 		}
 		if !set["vacuum-size"] {
 			*vacSize = "100MB"
@@ -302,7 +307,7 @@ func run(cfg config) error {
 		contenders = kept
 	}
 
-	mainReport := cfg.wants("throughput") || (cfg.wants("startup") && len(cfg.startupSizes) > 0)
+	mainReport := cfg.wants("throughput") || (cfg.wants("startup") && len(cfg.startupSizes) > 0) || (cfg.wants("scale") && cfg.scaleVolumes > 0)
 	if cfg.wants("throughput") {
 		if err := throughput(cfg, contenders, rep); err != nil {
 			return err
@@ -310,6 +315,11 @@ func run(cfg config) error {
 	}
 	if cfg.wants("startup") && len(cfg.startupSizes) > 0 {
 		if err := startups(cfg, contenders[:min(2, len(contenders))], rep); err != nil {
+			return err
+		}
+	}
+	if cfg.wants("scale") && cfg.scaleVolumes > 0 {
+		if err := scale(cfg, contenders[:min(2, len(contenders))], cfg.scaleVolumes); err != nil {
 			return err
 		}
 	}

@@ -332,6 +332,7 @@ func (r *report) markdown() string {
 
 	r.engineTable(p)
 	r.startupTable(p)
+	scaleTable(p)
 	r.targetsTable(p)
 
 	var notes []string
