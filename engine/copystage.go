@@ -12,8 +12,12 @@ import (
 // it.
 const CopyStagingDir = "copying"
 
-// parkedSuffix ends the base of a parked replica's files.
-const parkedSuffix = ".replaced"
+// Suffixes of a base in copying/.
+const (
+	parkedSuffix = ".replaced" // the parked replica's files
+	relinkSuffix = ".relink"   // a parked file's link on its way back into place
+	swapMarker   = ".swap"     // the swap marker (copyswap.go)
+)
 
 // CopyStage holds the files of one volume copy into a location, in three
 // sets of the volume's files (.dat, .vif and .note in the data directory,
@@ -21,16 +25,27 @@ const parkedSuffix = ".replaced"
 //
 //	final   <base>.*                    the names the volume is mounted from
 //	staged  copying/<base>.*            the copy being fetched
-//	parked  copying/<base>.replaced.*   the replaced replica, until the copy is mounted
+//	parked  copying/<base>.replaced.*   links to the replaced replica's files
+//
+// and the swap marker copying/<base>.swap in the data directory, whose
+// presence says the final set is being swapped and the parked set is the
+// volume (copyswap.go, crash story in doc.go).
 //
 // Every operation goes through an os.Root of the location's directories,
 // so no name, planted symbolic link or swapped directory leads outside
 // them. The caller serializes copies of one volume and keeps the volume
-// unmounted while files move. A CopyStage is not safe for concurrent use.
+// unmounted while files move; a second BeginCopy of the same volume into
+// the same directory fails until Close. A CopyStage is not safe for
+// concurrent use.
 type CopyStage struct {
 	id          uint32
 	base        string
+	dir         string   // the data directory, the key of the copy in flight
 	data, index *os.Root // the same Root when the directories are one
+	// hasParked: Park succeeded and the parked set is the replaced
+	// replica's, until DropParked or Restore is done with it.
+	hasParked bool
+	live      bool // registered as in flight (copyInFlight)
 }
 
 // stageFile is one file of a set: its root and its name beneath it.
@@ -42,30 +57,49 @@ type stageFile struct {
 // BeginCopy starts a copy of volume id of collection into l: it checks the
 // collection (ValidCollection), makes copying/ in the data and index
 // directories (refusing one that is not a directory, a symbolic link
-// included) and removes the staged files a crashed copy left.
+// included), settles a swap a crash interrupted (the replaced replica is
+// put back) and removes the staged and parked files a crashed copy left.
 func (l *Location) BeginCopy(collection string, id uint32) (*CopyStage, error) {
 	if err := ValidCollection(collection); err != nil {
 		return nil, err
 	}
-	c := &CopyStage{id: id, base: BaseName(collection, id)}
+	c, err := openStage(l.Dir, l.IdxDir, BaseName(collection, id), id)
+	if err != nil {
+		return nil, err
+	}
+	if !beginInFlight(c.dir, c.base) {
+		c.closeRoots()
+		return nil, fmt.Errorf("volume %d: a copy into %s is already under way", id, l.Dir)
+	}
+	c.live = true
+	for _, r := range c.roots() {
+		if err := mkStagingDir(r); err != nil {
+			c.end()
+			return nil, err
+		}
+	}
+	if err := c.settle(func(string, ...any) {}); err != nil {
+		c.end()
+		return nil, fmt.Errorf("volume %d: settle an interrupted copy: %w", id, err)
+	}
+	return c, nil
+}
+
+// openStage opens the roots of a stage of base in dir and idxDir (dir when
+// empty).
+func openStage(dir, idxDir, base string, id uint32) (*CopyStage, error) {
+	c := &CopyStage{id: id, base: base, dir: dir}
 	var err error
-	if c.data, err = os.OpenRoot(l.Dir); err != nil {
+	if c.data, err = os.OpenRoot(dir); err != nil {
 		return nil, err
 	}
 	c.index = c.data
-	if idxDir := l.IdxDir; idxDir != "" && idxDir != l.Dir {
+	if idxDir != "" && idxDir != dir {
 		if c.index, err = os.OpenRoot(idxDir); err != nil {
 			c.data.Close()
 			return nil, err
 		}
 	}
-	for _, r := range c.roots() {
-		if err := mkStagingDir(r); err != nil {
-			c.closeRoots()
-			return nil, err
-		}
-	}
-	c.removeSet(c.staged())
 	return c, nil
 }
 
@@ -96,16 +130,31 @@ func (c *CopyStage) closeRoots() {
 	}
 }
 
-// Close removes the staged files (what Install did not move) and releases
-// the directories.
-func (c *CopyStage) Close() error {
-	c.removeSet(c.staged())
+// end releases the stage: the copy is no longer in flight and the
+// directories are closed.
+func (c *CopyStage) end() {
+	if c.live {
+		endInFlight(c.dir, c.base)
+		c.live = false
+	}
 	c.closeRoots()
+}
+
+// Close ends the copy: unless a swap is still marked (a rollback that
+// failed; the next Open or BeginCopy settles it), the staged files (what
+// Install did not move) and the parked ones are removed. Then the
+// directories are released.
+func (c *CopyStage) Close() error {
+	if !c.marked() {
+		c.removeSet(c.staged())
+		c.removeSet(c.parked())
+		c.syncStaging()
+	}
+	c.end()
 	return nil
 }
 
-// fileSet is one set's moved files (.vif first, so a scan finds the
-// volume's name as soon as anything lands; then .dat, .idx) and its derived
+// fileSet is one set's moved files (.vif, .dat, .idx) and its derived
 // ones (the mapped index snapshot, the note), dropped, never moved.
 type fileSet struct {
 	moved   [3]stageFile
@@ -129,24 +178,20 @@ func (c *CopyStage) final() fileSet  { return c.set("", c.base) }
 func (c *CopyStage) staged() fileSet { return c.set(CopyStagingDir, c.base) }
 func (c *CopyStage) parked() fileSet { return c.set(CopyStagingDir, c.base+parkedSuffix) }
 
+// relinks are the temporary names parked files are linked to on their way
+// back (copyswap.go).
+func (c *CopyStage) relinks() fileSet { return c.set(CopyStagingDir, c.base+relinkSuffix) }
+
 func (c *CopyStage) removeSet(s fileSet) {
 	for _, f := range append(s.moved[:], s.derived[:]...) {
 		f.root.Remove(f.name)
 	}
 }
 
-// moveSet renames from's files that exist onto to's names and drops from's
-// derived files.
-func moveSet(from, to fileSet) error {
-	for _, f := range from.derived {
-		f.root.Remove(f.name)
-	}
-	for i, f := range from.moved {
-		if err := f.root.Rename(f.name, to.moved[i].name); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-	}
-	return nil
+// present reports whether f names a regular file.
+func present(f stageFile) bool {
+	st, err := f.root.Lstat(f.name)
+	return err == nil && st.Mode().IsRegular()
 }
 
 // stagedFile is the staged file with extension ext, one of the moved
@@ -189,29 +234,3 @@ func (c *CopyStage) StagedSize(ext string) (int64, error) {
 	}
 	return st.Size(), nil
 }
-
-// Park moves the final files (the replaced replica's, unmounted) to the
-// parked names, replacing older parked files. On failure it moves back
-// what it moved and returns the error.
-func (c *CopyStage) Park() error {
-	parked := c.parked()
-	c.removeSet(parked)
-	if err := moveSet(c.final(), parked); err != nil {
-		_ = moveSet(parked, c.final())
-		return err
-	}
-	return nil
-}
-
-// Install moves the staged files to the final names.
-func (c *CopyStage) Install() error { return moveSet(c.staged(), c.final()) }
-
-// Restore removes the final files (a failed copy, unmounted) and moves the
-// parked ones back.
-func (c *CopyStage) Restore() error {
-	c.removeSet(c.final())
-	return moveSet(c.parked(), c.final())
-}
-
-// DropParked removes the parked files, once the copy is mounted.
-func (c *CopyStage) DropParked() { c.removeSet(c.parked()) }

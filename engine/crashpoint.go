@@ -19,37 +19,55 @@ func reached(step string) error {
 	return crashPoint(step)
 }
 
-// The steps, named by operation and step, in the order they happen.
+// The steps, named by operation and step, in the order they happen. A
+// name ending in "synced" means the step's directory fsyncs are done.
 const (
-	// new volume (createFiles)
-	stepCreateIdx = "create: .idx created"
-	stepCreateVif = "create: .vif written"
-	stepCreateDat = "create: .dat written under its temporary name"
-	stepCreated   = "create: .dat renamed into place"
+	// new volume (createFiles); the .dat, which makes the volume, comes last
+	stepCreateIdx = "create: empty .idx created"
+	stepCreateVif = "create: .vif written, directory synced"
+	stepCreateDat = "create: .dat written and synced under its temporary name"
+	stepCreated   = "create: .dat renamed into place, directories synced"
 
-	// volume deletion (Destroy)
-	stepDestroyDat  = "destroy: .dat removed"
-	stepDestroyRest = "destroy: other files removed"
+	// volume deletion (Destroy); removing the .dat is the commit point
+	stepDestroyDat  = "destroy: .dat removed, directory synced"
+	stepDestroyRest = "destroy: other files removed, directories synced"
 
-	// compaction commit (CommitCompact)
-	stepCommitCaughtUp = "commit: copy brought up to date"
-	stepCommitBackups  = "commit: backups linked"
-	stepCommitMarker   = "commit: .cpc written"
+	// compaction commit (CommitCompact); writing the .cpc is the commit point
+	stepCommitCaughtUp = "commit: copy brought up to date and synced"
+	stepCommitBackups  = "commit: originals linked to .precompact names"
+	stepCommitMarker   = "commit: .cpc written, directories synced"
 	stepCommitDat      = "commit: .cpd renamed to .dat"
-	stepCommitIdx      = "commit: .cpx renamed to .idx"
-	stepCommitDone     = "commit: .cpc removed"
+	stepCommitIdx      = "commit: .cpx renamed to .idx, directories synced"
+	stepCommitDone     = "commit: .cpc removed, directory synced"
 	stepCommitOpened   = "commit: compacted volume opened"
+	stepCommitCleaned  = "commit: .precompact backups removed"
 
-	// volume copy swap (CopyStage)
-	stepCopyParked    = "copy: replaced files linked to parked names"
-	stepCopyMarker    = "copy: swap marker written"
-	stepCopyCleared   = "copy: replaced files removed"
-	stepCopyInstalled = "copy: staged files renamed into place"
-	stepCopyCommitted = "copy: swap marker removed"
-	stepCopyDropped   = "copy: parked files removed"
-	stepCopyRestored  = "copy: parked files linked back"
+	// putting the originals back when the compacted files do not open
+	// (CommitCompact's rollback: the same swap, from the backups)
+	stepRollbackStaged = "rollback: backups linked to .cpd/.cpx, directories synced"
+	stepRollbackMarker = "rollback: .cpc written, directories synced"
+	stepRollbackDat    = "rollback: .cpd renamed to .dat"
+	stepRollbackIdx    = "rollback: .cpx renamed to .idx, directories synced"
+	stepRollbackDone   = "rollback: .cpc removed, directory synced"
 
-	// replication change of an unmounted volume (ConfigureUnmounted)
-	stepConfigureDat = "configure: super block rewritten"
-	stepConfigureVif = "configure: .vif replaced"
+	// volume copy swap (CopyStage.Park, Install, DropParked); removing the
+	// swap marker is the commit point
+	stepCopyParked    = "copy: replaced files linked to parked names, directories synced"
+	stepCopyMarker    = "copy: swap marker written, directory synced"
+	stepCopyCleared   = "copy: replaced files the copy lacks removed"
+	stepCopyInstalled = "copy: staged files renamed into place, directories synced"
+	stepCopyCommitted = "copy: swap marker removed, directory synced"
+	stepCopyDropped   = "copy: parked files removed, directories synced"
+
+	// putting the replaced replica back (CopyStage.Restore); writing the
+	// swap marker is the commit point
+	stepRestoreMarker    = "restore: swap marker written, directory synced"
+	stepRestoreLinked    = "restore: parked files linked back into place, directories synced"
+	stepRestoreCommitted = "restore: swap marker removed, directory synced"
+	stepRestoreDropped   = "restore: parked files removed, directories synced"
+
+	// replication change of an unmounted volume (ConfigureUnmounted); the
+	// super block is the truth, the .vif follows it
+	stepConfigureDat = "configure: super block rewritten and synced"
+	stepConfigureVif = "configure: .vif replaced, directory synced"
 )

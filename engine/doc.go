@@ -33,17 +33,30 @@
 // acknowledged write or delete has its row in the .idx (in the page cache at
 // least), and a record past the last row was never acknowledged.
 //
+// # Crash stories
+//
+// Each multi-file operation below lists its steps in order, with the
+// fsyncs, and what Open finds and repairs after a crash at each point. A
+// process crash (SIGKILL) keeps what reached the page cache; a machine
+// crash keeps what was fsynced, and of the rest any subset, in any order.
+// Renames, links and removals become durable only with an fsync of their
+// directory (atomicfile.SyncDir), so every such change a later step relies
+// on is followed by one. Each step that ends in a crash point is named in
+// crashpoint.go; crashpoints_test.go crashes and fails every one.
+//
 // # Crash story: a write batch (writes and deletes alike)
 //
 // A delete is a write of an empty record (the tombstone) whose row carries
-// the tombstone size. One batch does, in order:
+// the tombstone size; a delete of a needle that is absent or already
+// deleted writes nothing. One batch does, in order:
 //
 //  1. pwritev the batch's records at the end of the .dat;
 //  2. pwrite the batch's rows at the end of the .idx;
 //  3. if a writer asked for fsync: fsync the .dat, then the .idx;
 //  4. publish the rows to the in-memory index and answer the writers.
 //
-// A process crash (SIGKILL) keeps what reached the page cache:
+// Both files exist already, so a batch changes no directory entry and
+// needs no directory fsync. A process crash leaves:
 //
 //   - during 1: a torn record past the last row. Open cuts it off.
 //   - between 1 and 2 (one pwrite long): complete records without rows,
@@ -65,13 +78,155 @@
 // A machine crash loses what was not fsynced, in any order between the two
 // files: rows naming bytes past the end of the .dat are dropped; a last row
 // whose record does not check out leaves the volume read-only (damaged)
-// rather than serving it. An fsync that fails leaves the page cache in an
-// unknown state (the kernel may have dropped the pages it could not write):
-// the batch fails, both files are cut back, and the volume turns read-only
-// until an operator looks at it.
+// rather than serving it. Open syncs the .dat before it writes the rows
+// that name records it found, then those rows. A write that fails cuts both files back
+// to where the batch started and fails the batch. An fsync that fails
+// leaves the page cache in an unknown state (the kernel may have dropped
+// the pages it could not write): the batch fails, both files are cut back,
+// and the volume turns read-only until an operator looks at it.
+//
+// # Crash story: volume creation (createFiles)
+//
+// A volume is found by its .dat, so the .dat comes last:
+//
+//  1. remove a stale .wvx; create the .idx anew, empty (stepCreateIdx);
+//  2. write the .vif (version, offset width, replication) through
+//     atomicfile: .vif.tmp written and fsynced, renamed, data directory
+//     fsynced, which also makes the .idx's entry durable when it is there
+//     (stepCreateVif);
+//  3. create <base>.dat.tmp anew, preallocate, write the super block,
+//     fsync (stepCreateDat);
+//  4. fsync the index directory when it is another one; rename .dat.tmp
+//     to .dat; fsync the data directory (stepCreated). The rename is the
+//     commit.
+//
+// A crash before 4 leaves no .dat: there is no volume, and the .idx, .vif
+// and .dat.tmp left behind are never mounted; the next creation of the id
+// replaces each of them (a creation never inherits an earlier volume's
+// .idx, .vif read-only mark or offset width). After 4 the volume is there,
+// empty. A failed step removes what was written and fails the allocation.
+// An empty .dat (an older creation cut short) counts as missing.
+//
+// # Crash story: volume deletion (Destroy)
+//
+//  1. close the volume (its .dat and .idx are fsynced);
+//  2. remove the .dat, fsync the data directory (stepDestroyDat): the
+//     commit, the volume is gone;
+//  3. remove the .idx, .vif, .wvx, .note and any compaction or creation
+//     leftovers, fsync both directories (stepDestroyRest).
+//
+// A crash after 2 leaves at most files without a .dat, never mounted and
+// replaced by the next creation of the id. When 2 fails, Destroy stops
+// there: the files left are a whole volume, mounted again at the next
+// start if the removal did not reach the disk.
+//
+// # Crash story: compaction commit (CommitCompact, volume_commit.go)
+//
+// With the volume's operations drained and held off (life held
+// exclusively):
+//
+//  1. catch up: append to the .cpd and .cpx what the .idx gained since
+//     Compact, fsync both (stepCommitCaughtUp);
+//  2. fsync and close the .dat and .idx;
+//  3. link them to <base>.dat.precompact and .idx.precompact, the backups
+//     (stepCommitBackups);
+//  4. fsync both directories (the .cpd and .cpx entries), create the empty
+//     marker <base>.cpc, fsync the data directory (stepCommitMarker): the
+//     commit;
+//  5. rename .cpd over .dat (stepCommitDat); remove the .wvx; rename .cpx
+//     over .idx (both in the index directory); fsync both directories
+//     (stepCommitIdx);
+//  6. remove the .cpc, fsync the data directory (stepCommitDone);
+//  7. open the compacted files as the new Volume (stepCommitOpened);
+//  8. remove the backups (stepCommitCleaned).
+//
+// Open (finishInterruptedCompaction) reads the marker: with a .cpc it
+// redoes 5 and 6 for whichever of .cpd and .cpx is still there (the
+// compacted state, after a crash anywhere from 4 to 6); without one a
+// .cpd or .cpx is an uncommitted copy and is dropped (the original state,
+// after a crash before 4; the copy's catch-up point lived in memory).
+// Backups are removed either way. They exist in the data directory while
+// a .cpc does, and they are what the store's directory listing looks
+// for, so a crash there always sends Open to finish the swap. A .cpx
+// alone that fits the .dat in place is an older weedvol's commit stopped
+// between its renames, moved in as well.
+//
+// Failures: before 4 the copy is dropped (the .cpc first, synced) and the
+// untouched originals reopen. After 4 the compacted files are the
+// volume's: a failed rename is retried once (as Open would) and the
+// commit returns the error with the new Volume, or, failing again, leaves
+// the volume closed for the next Open to finish. When the compacted files
+// do not open (7), the originals are swapped back the same way: the
+// backups linked to the .cpd/.cpx names (stepRollbackStaged), then 4 to 6
+// again (stepRollbackMarker ... stepRollbackDone); a crash before that .cpc
+// leaves the compacted state, after it the original one.
+//
+// # Crash story: volume copy swap (CopyStage, copyswap.go)
+//
+// The gRPC service stages the source's .dat, .idx and .vif under copying/
+// (each fsynced) and unmounts the replica it replaces. Then:
+//
+//  1. Park: link the replica's final files to copying/<base>.replaced.*
+//     (the final names keep them), fsync the copying/ directories
+//     (stepCopyParked);
+//  2. Install: create the empty marker copying/<base>.swap, fsync
+//     (stepCopyMarker); remove the final .wvx and .note and any final
+//     file the copy lacks (a .vif, say) (stepCopyCleared); rename each
+//     staged file over its final name, fsync both directories
+//     (stepCopyInstalled); remove the marker, fsync (stepCopyCommitted):
+//     the commit;
+//  3. the service mounts and checks the copy, then DropParked removes
+//     the parked links, fsync (stepCopyDropped).
+//
+// While the marker exists the parked set is the volume; without it the
+// final set is. Open (settleCopy, before anything else) and BeginCopy put
+// back a marked swap: each parked file is linked to copying/<base>.relink.*
+// and renamed over its final name (so a replica's .dat never leaves its
+// name and the store's scan always finds the volume), final files without
+// a parked counterpart are removed (no replica: no volume), both
+// directories are fsynced and the marker is removed. Staged, parked and
+// relinked files without a marker are garbage and removed. So a crash in
+// 1 or 2 before the marker is removed leaves the replica (or no volume),
+// and after it the copy. A failed Install puts the replica back the same
+// way before it returns. A copy that fails its checks once mounted is
+// undone by Restore: marker written (stepRestoreMarker), parked files
+// linked back (stepRestoreLinked), marker removed (stepRestoreCommitted),
+// parked links removed (stepRestoreDropped); once its marker is written
+// the replica comes back, retried once on failure and otherwise by the
+// next Open. A volume whose swap is marked while its copy is in flight
+// in this process does not mount.
+//
+// # Crash story: replication change of an unmounted volume (ConfigureUnmounted)
+//
+// The super block is the truth (every reader takes the replication from
+// it); the .vif follows:
+//
+//  1. write byte 1 of the .dat (the placement) and fsync it
+//     (stepConfigureDat): the commit;
+//  2. replace the .vif through atomicfile (stepConfigureVif).
+//
+// A crash between the two leaves a .vif naming the old replication; Open
+// (reconcileReplication) rewrites a .vif whose replication disagrees with
+// the super block's. A failed step writes the old byte back (synced),
+// and a .vif replaced all the same is brought in line by the next Open.
 //
 // # Locks
 //
-// Lock order: Volume.life before Volume.mu before committer.qmu. Readers
-// take only life (shared) and never wait for writers.
+// Lock order, outermost first:
+//
+//	Store.mu  >  Volume.compactMu  >  Volume.life  >  Volume.mu  >  mmapidx's own
+//
+// Store.mu serializes changes to the store's volume map (allocate, mount,
+// unmount, delete, commit of a compaction, configure); lookups take no
+// lock. compactMu serializes Compact, CommitCompact and CleanupCompact of
+// a volume (lockCompaction takes it on the newest successor, dropping it
+// before moving on). life is held shared by every operation that touches
+// the files (readers take only life, shared, and never wait for writers)
+// and exclusively by Close, Destroy, CommitCompact's swap and unparking.
+// mu serializes appends: the committer's leader holds it for a whole
+// batch. committer.qmu guards the queue only and is never held with mu;
+// the reader pool's lock and the package's copies.mu (copy stages in
+// flight) are leaves. Parking takes life and then compactMu with TryLock
+// only, the reverse of CommitCompact's order, which is safe because
+// neither attempt waits.
 package engine

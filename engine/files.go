@@ -94,7 +94,7 @@ func createFresh(path string) (*os.File, error) {
 }
 
 // ownExts are the files a mounted volume keeps open or rewrites itself.
-var ownExts = [...]string{".dat", ".idx", ".vif", ".wvx", ".cpd", ".cpx"}
+var ownExts = [...]string{".dat", ".idx", ".vif", ".wvx", ".cpd", ".cpx", ".cpc"}
 
 // ErrVolumeFile is returned by CreateFile for a file the mounted volume
 // keeps itself.

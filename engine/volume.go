@@ -122,15 +122,15 @@ type Volume struct {
 // tail: an .idx row cut mid-way is dropped, a .dat record cut mid-way is cut
 // off, and complete records the .idx does not name yet are indexed. What
 // cannot be explained leaves the volume read-only rather than failing. A
-// compaction a crash interrupted is first finished or dropped
-// (finishInterruptedCompaction).
+// compaction or volume copy a crash interrupted is first finished or
+// rolled back (finishInterruptedCompaction, settleCopy).
 func OpenVolume(cfg VolumeConfig) (*Volume, error) {
 	return openVolume(cfg, true)
 }
 
-// openVolume is OpenVolume; settle first finishes or drops a compaction a
-// crash interrupted (CommitCompact reopens without it: its backups are
-// still needed then).
+// openVolume is OpenVolume; settle first finishes or drops a compaction or
+// copy a crash interrupted (CommitCompact reopens without it: its backups
+// are still needed then).
 func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 	if cfg.IdxDir == "" {
 		cfg.IdxDir = cfg.Dir
@@ -143,6 +143,7 @@ func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 	}
 	v := &Volume{ID: cfg.ID, Collection: cfg.Collection, dir: cfg.Dir, idxDir: cfg.IdxDir, logf: cfg.Logf, cfg: cfg}
 	v.cfg.Create = false
+	v.cfg.listed = 0 // a reopen (after a compaction) looks for itself
 	if v.logf == nil {
 		v.logf = func(string, ...any) {}
 	}
@@ -153,8 +154,20 @@ func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 			v.idxDir = cfg.Dir
 		}
 	}
+	if settle {
+		if err := settleCopy(cfg.Dir, cfg.IdxDir, base, cfg.ID, v.logf); err != nil {
+			return nil, err
+		}
+	}
 	if settle && cfg.listed.has(listedLeftovers) {
-		v.finishInterruptedCompaction()
+		if err := v.finishInterruptedCompaction(); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Create {
+		if err := v.createIfMissing(cfg); err != nil {
+			return nil, err
+		}
 	}
 	info, hasInfo := &vif.Info{}, false
 	var err error
@@ -209,6 +222,8 @@ func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 		if err := vif.Save(v.FileName(".vif"), v.info); err != nil {
 			v.logf("volume %d: save %s: %v", v.ID, v.FileName(".vif"), err)
 		}
+	} else {
+		v.reconcileReplication()
 	}
 	if st, err := v.datOS.Stat(); err == nil {
 		v.lastModified.Store(st.ModTime().Unix())
@@ -227,9 +242,6 @@ func (v *Volume) openDat(cfg VolumeConfig) error {
 		v.readOnly.Store(true)
 		v.datReadOnly = true
 	}
-	if errors.Is(err, os.ErrNotExist) && cfg.Create {
-		return v.createDat(cfg)
-	}
 	if err != nil {
 		return fmt.Errorf("volume %d: open %s: %w", cfg.ID, path, err)
 	}
@@ -237,10 +249,6 @@ func (v *Volume) openDat(cfg VolumeConfig) error {
 	st, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("volume %d: %w", cfg.ID, err)
-	}
-	if st.Size() == 0 && cfg.Create {
-		f.Close()
-		return v.createDat(cfg)
 	}
 	head := make([]byte, superblock.Size)
 	if _, err := f.ReadAt(head, 0); err != nil {
@@ -259,39 +267,13 @@ func (v *Volume) openDat(cfg VolumeConfig) error {
 	return nil
 }
 
-func (v *Volume) createDat(cfg VolumeConfig) error {
-	ver := cfg.Version
-	if ver == 0 {
-		ver = needle.CurrentVersion
-	}
-	v.super = superblock.SuperBlock{Version: ver, ReplicaPlacement: cfg.ReplicaPlacement, TTL: cfg.TTL}
-	head, err := v.super.Encode()
-	if err != nil {
-		return err
-	}
-	path := v.FileName(".dat")
-	f, err := createFresh(path)
-	if err != nil {
-		return fmt.Errorf("volume %d: create %s: %w", cfg.ID, path, err)
-	}
-	v.datOS = f
-	if cfg.Preallocate > 0 {
-		preallocate(f, cfg.Preallocate)
-	}
-	if _, err := f.WriteAt(head, 0); err != nil {
-		return fmt.Errorf("volume %d: write super block: %w", cfg.ID, err)
-	}
-	// A stale index of an earlier volume with this id must not survive.
-	os.Remove(v.FileName(".idx"))
-	mmapidx.Remove(v.FileName(".idx"))
-	v.datSize.Store(int64(len(head)))
-	return nil
-}
-
 // FileName is the path of the volume's file with extension ext (".dat", ...).
+// The index and its companions (.wvx, a compaction's .cpx) are in the index
+// directory, as upstream keeps them, so a compaction's renames never cross
+// file systems.
 func (v *Volume) FileName(ext string) string {
 	dir := v.dir
-	if ext == ".idx" || ext == ".wvx" {
+	if ext == ".idx" || ext == ".wvx" || ext == ".cpx" {
 		dir = v.idxDir
 	}
 	return filepath.Join(dir, BaseName(v.Collection, v.ID)+ext)
@@ -512,17 +494,6 @@ func (v *Volume) closeFiles() error {
 		v.idxOS = nil
 	}
 	return errors.Join(errs...)
-}
-
-// Destroy closes the volume and removes its files.
-func (v *Volume) Destroy() error {
-	err := v.Close()
-	for _, ext := range []string{".dat", ".idx", ".vif", ".wvx", ".cpd", ".cpx", ".note"} {
-		if rerr := os.Remove(v.FileName(ext)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-			err = errors.Join(err, rerr)
-		}
-	}
-	return err
 }
 
 // readFull reads len(p) bytes at off or fails.

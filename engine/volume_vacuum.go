@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/weedvol/weedvol/atomicfile"
 	"github.com/weedvol/weedvol/engine/idx"
 	"github.com/weedvol/weedvol/engine/needle"
 )
@@ -20,7 +21,8 @@ import (
 //  2. CommitCompact, with the volume's operations drained and held off,
 //     appends to the copy the records and rows the .idx gained since
 //     (writes and deletes in their order, so the copy ends in the same
-//     state), swaps the files in and opens the result as a new Volume.
+//     state), swaps the files in (volume_commit.go; crash story in doc.go)
+//     and opens the result as a new Volume.
 //     The replaced Volume forwards every later call to it (see enter), so
 //     holders of the old pointer keep working.
 //
@@ -51,6 +53,13 @@ func (v *Volume) Compact(progress func(scanned int64) bool) (err error) {
 	}
 	defer v.life.RUnlock()
 	v.compaction = nil
+	// A .cpc makes Open move a .cpd/.cpx pair into place. Commits remove
+	// theirs (volume_commit.go); one left over must not adopt this copy.
+	if err := os.Remove(v.FileName(".cpc")); err == nil {
+		if err := atomicfile.SyncDir(v.dir); err != nil {
+			return err
+		}
+	}
 
 	datEnd, idxEnd := v.CommittedSizes()
 	sb := v.super
@@ -157,58 +166,6 @@ func (v *Volume) CleanupCompact() error {
 	return errors.Join(errs...)
 }
 
-// CommitCompact brings the compacted copy up to date and swaps it in. It
-// returns the Volume now serving the data; v forwards to it from then on.
-// When the swapped files fail to open, the original files are put back and
-// reopened, and the error is returned with that Volume.
-func (v *Volume) CommitCompact() (*Volume, error) {
-	v = v.lockCompaction()
-	defer v.compactMu.Unlock()
-	c := v.compaction
-	if c == nil {
-		return v, fmt.Errorf("volume %d: %w", v.ID, ErrNotCompacted)
-	}
-	v.life.Lock()
-	defer v.life.Unlock()
-	if v.closed {
-		return v, ErrClosed
-	}
-	if err := v.catchUp(c); err != nil {
-		return v, fmt.Errorf("volume %d: bring compacted copy up to date: %w", v.ID, err)
-	}
-	v.compaction = nil
-
-	dat, idxPath := v.FileName(".dat"), v.FileName(".idx")
-	if err := errors.Join(v.dat.Sync(), v.idxOS.Sync(), v.closeFiles()); err != nil {
-		v.logf("volume %d: close before compaction swap: %v", v.ID, err)
-	}
-	// keep the originals until the compacted files open
-	backups := [][2]string{{dat, dat + ".precompact"}, {idxPath, idxPath + ".precompact"}}
-	for _, b := range backups {
-		os.Remove(b[1])
-		if err := os.Link(b[0], b[1]); err != nil {
-			return v.reopenAfterFailedSwap(backups, fmt.Errorf("keep %s: %w", b[0], err))
-		}
-	}
-	os.Remove(v.FileName(".wvx"))
-	if err := os.Rename(v.FileName(".cpd"), dat); err != nil {
-		return v.reopenAfterFailedSwap(backups, err)
-	}
-	if err := os.Rename(v.FileName(".cpx"), idxPath); err != nil {
-		return v.reopenAfterFailedSwap(backups, err)
-	}
-	nv, err := openVolume(v.cfg, false)
-	if err != nil {
-		return v.reopenAfterFailedSwap(backups, fmt.Errorf("open compacted volume: %w", err))
-	}
-	for _, b := range backups {
-		os.Remove(b[1])
-	}
-	v.successor.Store(nv)
-	v.closed = true
-	return nv, nil
-}
-
 // catchUp appends to the copy what the .idx gained after c was taken:
 // each put's record (moved to the copy's end) and each delete's tombstone,
 // with their rows, in order. Called with life held exclusively.
@@ -258,56 +215,10 @@ func (v *Volume) catchUp(c *compaction) error {
 	return errors.Join(cpd.Sync(), cpx.Sync())
 }
 
-// reopenAfterFailedSwap puts the original files back (from backups, when
-// the swap got that far) and reopens them as v's successor, so the volume
-// keeps serving; it returns cause.
-func (v *Volume) reopenAfterFailedSwap(backups [][2]string, cause error) (*Volume, error) {
-	for _, b := range backups {
-		if err := os.Rename(b[1], b[0]); err != nil && !errors.Is(err, os.ErrNotExist) {
-			v.logf("volume %d: restore %s: %v", v.ID, b[0], err)
-		}
-	}
-	os.Remove(v.FileName(".wvx"))
-	os.Remove(v.FileName(".cpd"))
-	os.Remove(v.FileName(".cpx"))
-	nv, err := openVolume(v.cfg, false)
-	v.closed = true
-	if err != nil {
-		return v, errors.Join(cause, fmt.Errorf("reopen original volume: %w", err))
-	}
-	v.successor.Store(nv)
-	return nv, fmt.Errorf("volume %d: compaction swap: %w", v.ID, cause)
-}
-
 // growTo returns b resized to n bytes, reallocated only when too small.
 func growTo(b []byte, n int) []byte {
 	if cap(b) < n {
 		return make([]byte, n)
 	}
 	return b[:n]
-}
-
-// finishInterruptedCompaction settles the files a crash left in the middle
-// of compaction, before the volume is opened. A .cpx without its .cpd means
-// the commit had moved the compacted .dat into place: the .cpx is the
-// index that goes with it, so it is moved in too. A .cpd means no commit
-// got to the swap: the copy is stale and dropped (its state lived in
-// memory). Backups a finished swap did not get to remove are removed.
-func (v *Volume) finishInterruptedCompaction() {
-	exists := func(p string) bool { st, err := os.Lstat(p); return err == nil && st.Mode().IsRegular() }
-	cpd, cpx := v.FileName(".cpd"), v.FileName(".cpx")
-	switch {
-	case exists(cpd):
-		os.Remove(cpd)
-		os.Remove(cpx)
-	case exists(cpx):
-		if err := os.Rename(cpx, v.FileName(".idx")); err != nil {
-			v.logf("volume %d: finish interrupted compaction: %v", v.ID, err)
-			return
-		}
-		os.Remove(v.FileName(".wvx"))
-		v.logf("volume %d: finished a compaction interrupted after its .dat was swapped in", v.ID)
-	}
-	os.Remove(v.FileName(".dat") + ".precompact")
-	os.Remove(v.FileName(".idx") + ".precompact")
 }
