@@ -208,7 +208,7 @@ func (s *Store) unlock() {
 }
 
 // openWorkers is how many volumes of one directory open at once.
-const openWorkers = 8
+const openWorkers = 32
 
 // openVolumes opens the volumes found in one directory, in parallel; the
 // result is in found's order, nil where a volume failed to open (logged).

@@ -420,8 +420,8 @@ func (v *Volume) enterFor(files bool) (*Volume, error) {
 }
 
 // acquire takes life shared on v itself, failing with ErrClosed once v is
-// closed, compacted or not. Calls that hand out or take .dat/.idx offsets
-// (Lookup, ReadAt, ReadIndexAt, DatReader) use it: an offset from before
+// closed, compacted or not. Calls that take .dat/.idx offsets
+// (ReadAt, ReadIndexAt, DatReader) use it: an offset from before
 // a compaction means nothing in the compacted files, so such a call fails
 // instead of being forwarded.
 func (v *Volume) acquire() error {

@@ -24,9 +24,14 @@ func (v *Volume) lookup(key uint64) (off int64, size int32, ok bool) {
 }
 
 // Lookup returns where key's record lives and its index size (negative for
-// a deleted needle).
+// a deleted needle). On a volume a committed compaction replaced, it looks
+// in the volume that replaced it (as Read does), so a request that waited
+// through the commit does not find a live needle missing; its offset then
+// belongs to the new files, and the calls that take offsets (ReadAt,
+// DatReader) on the replaced volume fail with ErrClosed rather than read
+// the wrong bytes.
 func (v *Volume) Lookup(key uint64) (off int64, size int32, ok bool) {
-	aerr := v.acquire()
+	v, aerr := v.enter()
 	if aerr != nil {
 		return 0, 0, false
 	}
