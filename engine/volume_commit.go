@@ -56,13 +56,26 @@ func (s *swapSteps) reach(name func(*swapSteps) string) error {
 // back in the same way, from their backups. An error comes with the
 // Volume that serves, or with v closed when no state could be reopened
 // safely (the next Open settles the files).
-func (v *Volume) CommitCompact() (*Volume, error) {
+func (v *Volume) CommitCompact() (_ *Volume, rerr error) {
 	v = v.lockCompaction()
 	defer v.compactMu.Unlock()
 	c := v.compaction
 	if c == nil {
 		return v, fmt.Errorf("volume %d: %w", v.ID, ErrNotCompacted)
 	}
+	// Flush the originals while requests still run, so that the sync
+	// under the exclusive lock below has little left to write.
+	_ = v.Sync()
+	// The backups' removal frees the old .dat's blocks, which takes long
+	// for a large volume: it runs once requests are let through to the new
+	// volume (after life is released, deferred below), still under
+	// compactMu so no next compaction links new backups meanwhile.
+	var cleanup func()
+	defer func() {
+		if cleanup != nil {
+			cleanup()
+		}
+	}()
 	v.life.Lock()
 	defer v.life.Unlock()
 	if v.closed {
@@ -111,15 +124,19 @@ func (v *Volume) CommitCompact() (*Volume, error) {
 	if err != nil {
 		return v.rollbackSwap(errors.Join(append(late, fmt.Errorf("open compacted volume: %w", err))...))
 	}
-	if err := v.removeBackups(); err != nil {
-		late = append(late, err)
-	} else if err := reached(stepCommitCleaned); err != nil {
-		late = append(late, err)
-	}
 	v.successor.Store(nv)
 	v.closed = true
 	if len(late) > 0 {
 		return nv, fmt.Errorf("volume %d: compaction committed, but: %w", v.ID, errors.Join(late...))
+	}
+	cleanup = func() {
+		err := v.removeBackups()
+		if err == nil {
+			err = reached(stepCommitCleaned)
+		}
+		if err != nil && rerr == nil {
+			rerr = fmt.Errorf("volume %d: compaction committed, but: %w", v.ID, err)
+		}
 	}
 	return nv, nil
 }
