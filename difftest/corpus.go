@@ -6,6 +6,7 @@ import (
 	"crypto/md5"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -87,7 +88,12 @@ func createV2Volume(dir string, offsetSize int) error {
 	if err := v.Close(); err != nil {
 		return err
 	}
-	return os.Remove(filepath.Join(dir, engine.BaseName(v2Collection, v2Volume)+".wvx"))
+	// (an empty index is kept on the heap and leaves none)
+	err = os.Remove(filepath.Join(dir, engine.BaseName(v2Collection, v2Volume)+".wvx"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return err
 }
 
 // upload is one write of the corpus.

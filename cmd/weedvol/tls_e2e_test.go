@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime/multipart"
@@ -288,18 +289,36 @@ func TestTLSCluster(t *testing.T) {
 		t.Fatalf("no fid in %s", out)
 	}
 	fid, vid := string(m[1]), string(m[2])
+	// every node answers 200 (one proxies to the other): the holder is the
+	// one whose /status lists the volume
 	holder := ""
 	for _, v := range c.vols {
 		resp, err := c.client.Get("https://" + v.Addr() + "/" + fid)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s serves %s over HTTPS with %d", v.Addr(), fid, resp.StatusCode)
+		}
+		resp, err = c.client.Get("https://" + v.Addr() + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct{ Volumes []struct{ Id uint32 } }
+		err = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatalf("%s/status: %v", v.Addr(), err)
+		}
+		for _, vol := range st.Volumes {
+			if strconv.FormatUint(uint64(vol.Id), 10) == vid {
 				holder = v.Addr()
 			}
 		}
 	}
 	if holder == "" {
-		t.Fatalf("no weedvol node serves %s over HTTPS", fid)
+		t.Fatalf("no weedvol node lists volume %s in /status", vid)
 	}
 
 	// delete some, vacuum through the master, then move the volume to the
