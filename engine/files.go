@@ -78,10 +78,27 @@ func ReadRegularFile(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+	st, err = f.Stat()
+	if err != nil || !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s %w", path, ErrNotRegular)
 	}
-	return io.ReadAll(f)
+	// one read into a buffer of the file's size (a volume summary is
+	// megabytes: io.ReadAll's doubling would copy it many times); what a
+	// writer appended meanwhile is read too
+	b := make([]byte, 0, st.Size()+512)
+	for {
+		n, err := f.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // createFresh creates path empty for reading and writing, removing

@@ -40,7 +40,7 @@ import (
 const SummaryFile = "weedvol.summary"
 
 // summaryVersion changes whenever volumeSummary does.
-const summaryVersion = 1
+const summaryVersion = 2
 
 type fileStamp struct {
 	Size, MtimeNs int64
@@ -59,6 +59,7 @@ type volumeSummary struct {
 	IdxSize        int64
 	LastAppendAtNs uint64
 	LastModified   int64
+	ReadOnly       bool // the .vif's read-only mark
 	Metrics        mmapidx.Metrics
 }
 
@@ -135,9 +136,17 @@ func (v *Volume) summarize() (volumeSummary, bool) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	vb, err := vif.Encode(v.info)
-	if err != nil || v.info == nil {
+	vb, readOnly := v.infoBytes, false
+	if v.info != nil {
+		var err error
+		if vb, err = vif.Encode(v.info); err != nil {
+			return volumeSummary{}, false
+		}
+		readOnly = v.info.GetReadOnly()
+	} else if vb == nil {
 		return volumeSummary{}, false
+	} else {
+		readOnly = v.coldReadOnly
 	}
 	super, err := v.super.Encode()
 	if err != nil {
@@ -147,7 +156,7 @@ func (v *Volume) summarize() (volumeSummary, bool) {
 		Collection: v.Collection, ID: v.ID, IdxBeside: v.idxDir == v.dir,
 		Super: super, VifBytes: vb, OffsetSize: v.format.OffsetSize,
 		DatSize: v.datSize.Load(), IdxSize: v.idxSize, LastAppendAtNs: v.lastAppendAtNs,
-		LastModified: v.lastModified.Load(),
+		LastModified: v.lastModified.Load(), ReadOnly: readOnly,
 	}
 	if v.index != nil {
 		s.Metrics = v.index.Metrics()
@@ -210,10 +219,9 @@ func openCold(cfg VolumeConfig, s *volumeSummary) (*Volume, error) {
 	if s.IdxBeside {
 		v.idxDir = cfg.Dir
 	}
+	// the .vif is decoded when first asked for (infoLocked)
+	v.infoBytes, v.coldReadOnly = s.VifBytes, s.ReadOnly
 	var err error
-	if v.info, err = vif.Decode(s.VifBytes); err != nil {
-		return nil, err
-	}
 	if v.format, err = idx.FormatFor(s.OffsetSize); err != nil {
 		return nil, err
 	}
@@ -224,7 +232,7 @@ func openCold(cfg VolumeConfig, s *volumeSummary) (*Volume, error) {
 	v.idxSize = s.IdxSize
 	v.lastAppendAtNs = s.LastAppendAtNs
 	v.lastModified.Store(s.LastModified)
-	if v.info.GetReadOnly() {
+	if s.ReadOnly {
 		v.readOnly.Store(true)
 	}
 	m := s.Metrics

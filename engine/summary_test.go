@@ -44,6 +44,10 @@ func TestSummaryColdStart(t *testing.T) {
 	if _, err := v3.Delete(4, 3, WriteOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	v9, _ := s.Volume(9)
+	if err := v9.SetReadOnly(true, true); err != nil {
+		t.Fatal(err)
+	}
 	want := map[uint32]Stats{}
 	for _, v := range s.Volumes() {
 		want[v.ID] = v.Stats()
@@ -77,6 +81,13 @@ func TestSummaryColdStart(t *testing.T) {
 			t.Fatalf("volume %d: cold but not parked", v.ID)
 		}
 	}
+	v9, _ = s.Volume(9)
+	if !v9.IsReadOnly() || !v9.Info().GetReadOnly() || v9.Info().GetVersion() != 3 {
+		t.Fatalf("cold volume 9: read-only %v, .vif %v", v9.IsReadOnly(), v9.Info())
+	}
+	if err := v9.SetReadOnly(false, true); err != nil || v9.IsReadOnly() {
+		t.Fatalf("mark cold volume 9 writable: %v", err)
+	}
 	v3, _ = s.Volume(3)
 	var nd = mustRead(t, v3, 5, 3)
 	if !bytes.Equal(nd, parkData(3, 5)) {
@@ -105,5 +116,8 @@ func TestSummaryColdStart(t *testing.T) {
 	}
 	if got := v7.Stats().FileCount; got != 11 {
 		t.Fatalf("volume 7 file count %d, want 11", got)
+	}
+	if v9, _ := s.Volume(9); v9.IsReadOnly() {
+		t.Fatal("volume 9 read-only again after a restart")
 	}
 }

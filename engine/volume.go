@@ -72,6 +72,10 @@ type Volume struct {
 	// coldMetrics are the counters from the volume summary while the index
 	// is not loaded (summary.go); nil once it is. Guarded by life.
 	coldMetrics *mmapidx.Metrics
+	// infoBytes is the undecoded .vif of a cold volume until infoLocked
+	// decodes it (info is nil until then). Guarded by mu.
+	infoBytes    []byte
+	coldReadOnly bool // the read-only mark in infoBytes
 
 	datOS *os.File
 	dat   iouring.File
@@ -351,13 +355,28 @@ func (v *Volume) SetReadOnly(readOnly, persist bool) error {
 	if !persist {
 		return nil
 	}
-	v.info.ReadOnly = readOnly
-	if err := vif.Save(v.FileName(".vif"), v.info); err != nil {
+	info := v.infoLocked()
+	info.ReadOnly = readOnly
+	if err := vif.Save(v.FileName(".vif"), info); err != nil {
 		v.readOnly.Store(prev)
-		v.info.ReadOnly = prev
+		info.ReadOnly = prev
 		return err
 	}
 	return nil
+}
+
+// infoLocked returns the decoded .vif content, decoding the bytes a cold
+// volume was registered with on first use. Called with mu held.
+func (v *Volume) infoLocked() *vif.Info {
+	if v.info == nil {
+		info, err := vif.Decode(v.infoBytes)
+		if err != nil {
+			v.logf("volume %d: .vif from the volume summary: %v", v.ID, err)
+			info = &vif.Info{}
+		}
+		v.info, v.infoBytes = info, nil
+	}
+	return v.info
 }
 
 // Info returns a copy of the volume's .vif content.
@@ -365,7 +384,7 @@ func (v *Volume) Info() *vif.Info {
 	v = v.current()
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	return cloneInfo(v.info)
+	return cloneInfo(v.infoLocked())
 }
 
 // Sync flushes the .dat and .idx to stable storage.
