@@ -16,6 +16,7 @@ var (
 	ErrVolumeNotFound = errors.New("volume not found")
 	ErrVolumeExists   = errors.New("volume already exists")
 	ErrDirLocked      = errors.New("data directory locked")
+	ErrDirOpening     = errors.New("data directory still opening")
 )
 
 // cookieMismatch is a write refused because the stored needle has another

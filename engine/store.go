@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -41,14 +42,23 @@ type StoreConfig struct {
 	// long. 0: only the limit parks.
 	IdleClose time.Duration
 
+	// SlowDiskWait bounds how long OpenStore waits for a slow directory:
+	// past it the store serves the directories that are open, and the
+	// slow one joins when it is. 0: wait for all.
+	SlowDiskWait time.Duration
+
 	fds *fdBudget // set by OpenStore
 }
 
 // Location is a data directory and the volumes in it.
 type Location struct {
 	LocationConfig
-	count atomic.Int32 // volumes open in this location
+	count   atomic.Int32 // volumes open in this location
+	loading atomic.Bool  // still opening after OpenStore returned
 }
+
+// Loading reports whether the location is still opening its volumes.
+func (l *Location) Loading() bool { return l.loading.Load() }
 
 // VolumeCount is the number of volumes open in the location.
 func (l *Location) VolumeCount() int { return int(l.count.Load()) }
@@ -63,7 +73,8 @@ type Store struct {
 	locations []*Location
 	mu        sync.Mutex // serializes changes to volumes and location counts
 	volumes   atomic.Pointer[map[uint32]*storeEntry]
-	locks     []*os.File // the flocked directories, released by Close; under mu
+	locks     []*os.File     // the flocked directories, released by Close; under mu
+	late      sync.WaitGroup // openLate goroutines
 	parker    *parker
 	closed    bool // under mu
 }
@@ -106,19 +117,54 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	opened := make([][]*Volume, len(s.locations))
 	locks := make([]*os.File, len(s.locations))
 	errs := make([]error, len(s.locations))
-	var wg sync.WaitGroup
+	done := make([]chan struct{}, len(s.locations))
 	for i, loc := range s.locations {
-		wg.Add(1)
+		done[i] = make(chan struct{})
 		go func() {
-			defer wg.Done()
+			defer close(done[i])
+			if openLocationHook != nil {
+				openLocationHook(loc.Dir)
+			}
 			locks[i], opened[i], errs[i] = openLocation(loc.LocationConfig, cfg)
 		}()
 	}
-	wg.Wait()
-	for _, l := range locks {
+	// Wait for every directory, or, with SlowDiskWait set, for as long as
+	// that: a directory still opening then joins the store when done
+	// (openLate), so a slow disk does not hold back the others.
+	var timeout <-chan time.Time
+	if cfg.SlowDiskWait > 0 {
+		t := time.NewTimer(cfg.SlowDiskWait)
+		defer t.Stop()
+		timeout = t.C
+	}
+	var late []int
+	expired := false
+	for i := range done {
+		if !expired {
+			select {
+			case <-done[i]:
+				continue
+			case <-timeout:
+				expired = true // the others get no more time either
+			}
+		}
+		select {
+		case <-done[i]:
+		default:
+			late = append(late, i)
+		}
+	}
+	// what the late directories' goroutines write is read only after their
+	// done, in openLate
+	var failed []error
+	for i, l := range locks {
+		if slices.Contains(late, i) {
+			continue
+		}
 		if l != nil {
 			s.locks = append(s.locks, l)
 		}
+		failed = append(failed, errs[i])
 	}
 	// -dir.idx is one directory for every location: lock each index
 	// directory that is not also a data directory once.
@@ -128,21 +174,27 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	}
 	for _, loc := range s.locations {
 		d := filepath.Clean(loc.IdxDir)
-		if seen[d] || errors.Join(errs...) != nil {
+		if seen[d] || errors.Join(failed...) != nil {
 			continue
 		}
 		seen[d] = true
 		l, err := lockDir(d)
 		if err != nil {
-			errs = append(errs, err)
+			failed = append(failed, err)
 			continue
 		}
 		s.locks = append(s.locks, l)
 	}
-	if err := errors.Join(errs...); err != nil {
+	if err := errors.Join(failed...); err != nil {
 		s.unlock()
-		for _, vs := range opened {
-			for _, v := range vs {
+		for i := range opened {
+			if slices.Contains(late, i) {
+				<-done[i] // a slow directory is released once it is open
+				if locks[i] != nil {
+					locks[i].Close()
+				}
+			}
+			for _, v := range opened[i] {
 				if v != nil {
 					v.Close()
 				}
@@ -152,6 +204,9 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	}
 	m := map[uint32]*storeEntry{}
 	for i, loc := range s.locations {
+		if slices.Contains(late, i) {
+			continue
+		}
 		for _, v := range opened[i] {
 			if v == nil {
 				continue
@@ -168,7 +223,62 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	s.volumes.Store(&m)
 	s.parker = &parker{b: cfg.fds, tick: parkTick, vols: s.Volumes, stop: make(chan struct{})}
 	s.parker.start()
+	for _, i := range late {
+		loc := s.locations[i]
+		loc.loading.Store(true)
+		cfg.Logf("data directory %s is still opening after %v; serving the others meanwhile", loc.Dir, cfg.SlowDiskWait)
+		s.late.Add(1)
+		go func() {
+			defer s.late.Done()
+			<-done[i]
+			s.openLate(loc, locks[i], opened[i], errs[i])
+		}()
+	}
 	return s, nil
+}
+
+// openLocationHook, when set by a test, runs before a directory is opened.
+var openLocationHook func(dir string)
+
+// openLate adds the volumes of a directory that finished opening after
+// OpenStore returned. A volume id already served from another directory
+// stays with that one.
+func (s *Store) openLate(loc *Location, lock *os.File, vols []*Volume, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer loc.loading.Store(false)
+	if err != nil || s.closed {
+		if err != nil {
+			s.cfg.Logf("data directory %s: %v; its volumes are not served", loc.Dir, err)
+		}
+		for _, v := range vols {
+			if v != nil {
+				v.Close()
+			}
+		}
+		if lock != nil {
+			lock.Close()
+		}
+		return
+	}
+	s.locks = append(s.locks, lock)
+	n := 0
+	s.publish(func(m map[uint32]*storeEntry) {
+		for _, v := range vols {
+			if v == nil {
+				continue
+			}
+			if _, dup := m[v.ID]; dup {
+				s.cfg.Logf("volume %d in %s is already loaded from another directory; skipping", v.ID, loc.Dir)
+				v.Close()
+				continue
+			}
+			m[v.ID] = &storeEntry{v: v, loc: loc}
+			loc.count.Add(1)
+			n++
+		}
+	})
+	s.cfg.Logf("data directory %s opened late: %d volumes", loc.Dir, n)
 }
 
 // parkTick is the parker's round: the resolution of IdleClose (a
@@ -392,6 +502,13 @@ func (s *Store) AllocateVolume(id uint32, o AllocateOptions) error {
 	if _, ok := (*s.volumes.Load())[id]; ok {
 		return fmt.Errorf("volume %d: %w", id, ErrVolumeExists)
 	}
+	// A directory still opening may hold volume id already: creating it
+	// elsewhere would hide that one. The master grows elsewhere meanwhile.
+	for _, l := range s.locations {
+		if l.Loading() {
+			return fmt.Errorf("volume %d: data directory %s is still opening: %w", id, l.Dir, ErrDirOpening)
+		}
+	}
 	best := s.pickLocation(o.DiskType)
 	if best == nil {
 		return ErrNoFreeSlot
@@ -423,7 +540,7 @@ func (s *Store) PickLocation(diskType string) (*Location, error) {
 func (s *Store) pickLocation(diskType string) *Location {
 	var best *Location
 	for _, l := range s.locations {
-		if !sameDiskType(l.DiskType, diskType) {
+		if !sameDiskType(l.DiskType, diskType) || l.Loading() {
 			continue
 		}
 		free := l.MaxVolumes - l.VolumeCount()
@@ -466,6 +583,9 @@ func (s *Store) MountVolume(id uint32) error {
 		return nil
 	}
 	for _, l := range s.locations {
+		if l.Loading() {
+			continue // its volumes join when it is open
+		}
 		found, err := scanVolumes(l.Dir, nil)
 		if err != nil {
 			return err
@@ -517,6 +637,7 @@ func (s *Store) CommitCompactVolume(id uint32) (*Volume, error) {
 
 // Close closes every volume.
 func (s *Store) Close() error {
+	s.late.Wait() // a directory still opening is added, then closed
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

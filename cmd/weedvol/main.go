@@ -93,7 +93,8 @@ func serve(o *options, logger *log.Logger) error {
 	}
 	defer io.Close()
 	// volumes idle for 10 minutes give their descriptors back (engine/park.go)
-	cfg := engine.StoreConfig{IO: io, OffsetSize: o.offsetSize, Logf: logf, IdleClose: 10 * time.Minute}
+	// and a disk still opening after 30 s joins later instead of holding back the others
+	cfg := engine.StoreConfig{IO: io, OffsetSize: o.offsetSize, Logf: logf, IdleClose: 10 * time.Minute, SlowDiskWait: 30 * time.Second}
 	for _, l := range locs {
 		cfg.Locations = append(cfg.Locations, engine.LocationConfig{Dir: l.dir, IdxDir: o.idxDir, MaxVolumes: l.max, DiskType: l.disk})
 	}
