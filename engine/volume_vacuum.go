@@ -45,7 +45,15 @@ const compactBuffer = 1 << 20
 // Compact writes the compacted copy. progress hears the .dat bytes
 // scanned so far and may stop the compaction by returning false. A
 // previous uncommitted copy is replaced.
-func (v *Volume) Compact(progress func(scanned int64) bool) (err error) {
+//
+// The copy runs on an OS thread of its own at the lowest CPU priority
+// (background.go): on a busy node requests get the cores first, on an
+// idle one the copy runs at full speed.
+func (v *Volume) Compact(progress func(scanned int64) bool) error {
+	return inBackground(func() error { return v.compact(progress) })
+}
+
+func (v *Volume) compact(progress func(scanned int64) bool) (err error) {
 	v = v.lockCompaction()
 	defer v.compactMu.Unlock()
 	if err := v.acquire(); err != nil {
