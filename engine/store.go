@@ -221,7 +221,7 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		}
 	}
 	s.volumes.Store(&m)
-	s.parker = &parker{b: cfg.fds, tick: parkTick, vols: s.Volumes, stop: make(chan struct{})}
+	s.parker = &parker{b: cfg.fds, tick: parkTick, vols: s.unsortedVolumes, stop: make(chan struct{})}
 	s.parker.start()
 	for _, i := range late {
 		loc := s.locations[i]
@@ -452,6 +452,17 @@ func (s *Store) LocationOf(id uint32) (*Location, bool) {
 		return nil, false
 	}
 	return e.loc, true
+}
+
+// unsortedVolumes returns the open volumes in no order (for the parker's
+// rounds, which should not sort tens of thousands of volumes a second).
+func (s *Store) unsortedVolumes() []*Volume {
+	m := *s.volumes.Load()
+	out := make([]*Volume, 0, len(m))
+	for _, e := range m {
+		out = append(out, e.v)
+	}
+	return out
 }
 
 // Volumes returns the open volumes ordered by id.

@@ -315,16 +315,17 @@ type Assignment struct {
 func Assign(master string, query string) (Assignment, error) {
 	var a Assignment
 	var last error
-	grown := false
-	start := time.Now()
-	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
-		if !grown && time.Since(start) > 10*time.Second {
-			// growth on assign can stall under load; ask for it directly
+	lastGrow := time.Now()
+	for deadline := time.Now().Add(90 * time.Second); time.Now().Before(deadline); {
+		if time.Since(lastGrow) > 10*time.Second {
+			// growth on assign can stall under load (upstream's master then
+			// answers "volume growth in progress" until it gives up on the
+			// attempt): ask for it directly, again every 10 s
 			if resp, err := http.Get("http://" + master + "/vol/grow?count=1&" + query); err == nil {
 				io.Copy(io.Discard, resp.Body)
 				resp.Body.Close()
 			}
-			grown = true
+			lastGrow = time.Now()
 		}
 		resp, err := http.Get("http://" + master + "/dir/assign?" + query)
 		if err == nil {
