@@ -297,14 +297,17 @@ func openLocation(lc LocationConfig, cfg StoreConfig) (*os.File, []*Volume, erro
 	if err != nil {
 		return nil, nil, err
 	}
+	// the summary is read while the directory is listed
+	summary := make(chan map[summaryKey]*volumeSummary, 1)
+	go func() { summary <- readSummary(lc.Dir, cfg.Logf) }()
 	found, err := scanVolumes(lc.Dir, func(name string) {
 		cfg.Logf("%s in %s is not named as a volume file (see engine.ValidCollection); skipping", name, lc.Dir)
 	})
+	sums := <-summary
 	if err != nil {
 		lock.Close()
 		return nil, nil, err
 	}
-	sums := readSummary(lc.Dir, cfg.Logf)
 	return lock, openVolumes(lc, found, cfg, sums), nil
 }
 
