@@ -13,9 +13,9 @@ import (
 // Parking: a store keeps the descriptors of at most FDBudget.Limit volumes
 // open. A volume not used for a while, or the least recently used ones
 // when more are open than the limit allows, is parked: its .dat and .idx
-// are synced and closed (and its pooled readers), while everything the
-// heartbeat and the status pages read (index, counters, super block,
-// sizes) stays in memory. The next operation that needs the files opens
+// are synced and closed (and its pooled readers) and its index is closed,
+// while everything the heartbeat and the status pages read (counters,
+// super block, sizes) stays in memory. The next operation that needs the files opens
 // them again (unpark). So a node with 50,000 volumes runs under a
 // descriptor limit of 20,000, and an idle volume costs no descriptor.
 //
@@ -86,7 +86,16 @@ func (v *Volume) park() bool {
 		return false
 	}
 	v.readers.drain()
-	err := errors.Join(v.dat.Close(), v.idxOS.Close())
+	// the index goes too (its counters stay), so a parked volume costs the
+	// heap of a cold one: unpark loads it again (loadColdIndex), from the
+	// .wvx that Close brings up to date or, for a small one, the .idx
+	var ixErr error
+	if v.index != nil {
+		m := v.index.Metrics()
+		ixErr = v.index.Close()
+		v.index, v.coldMetrics = nil, &m
+	}
+	err := errors.Join(ixErr, v.dat.Close(), v.idxOS.Close())
 	v.dat, v.datOS, v.idxOS = nil, nil, nil
 	if err != nil {
 		v.logf("volume %d: close parked files: %v", v.ID, err)

@@ -136,6 +136,12 @@ func TestIdleVolumesParked(t *testing.T) {
 	if !v.IsParked() {
 		t.Fatal("volume 2 not parked")
 	}
+	if coldCount(s) != 3 {
+		t.Fatalf("%d of 3 parked volumes dropped their index", coldCount(s))
+	}
+	if st := v.Stats(); st.FileCount != 10 {
+		t.Fatalf("parked volume's file count %d, want 10", st.FileCount)
+	}
 	if got := mustRead(t, v, 3, 2); !bytes.Equal(got, parkData(2, 3)) {
 		t.Fatalf("read %q", got)
 	}
