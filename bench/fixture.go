@@ -115,11 +115,20 @@ func fixture(cache string, n int) (string, error) {
 // volume files, so each run starts from identical files without copying
 // them. Neither server writes to a clean volume it only reads.
 func linkFixture(src, dst string) error {
+	var names []string
+	for _, ext := range []string{".dat", ".idx", ".vif"} {
+		names = append(names, fmt.Sprintf("%d%s", fixtureVolume, ext))
+	}
+	return linkFiles(src, dst, names)
+}
+
+// linkFiles hard-links the named files of src into dst (created if
+// missing), copying those it cannot link.
+func linkFiles(src, dst string, names []string) error {
 	if err := os.MkdirAll(dst, 0o755); err != nil {
 		return err
 	}
-	for _, ext := range []string{".dat", ".idx", ".vif"} {
-		name := fmt.Sprintf("%d%s", fixtureVolume, ext)
+	for _, name := range names {
 		from, to := filepath.Join(src, name), filepath.Join(dst, name)
 		if err := os.Link(from, to); err != nil {
 			// another file system: copy

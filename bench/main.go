@@ -355,15 +355,10 @@ func run(cfg config) error {
 // throughput runs every contender's plan, round after round, with the
 // order of the first two alternating, and the bound runs once a round.
 func throughput(cfg config, contenders []contender, rep *report) error {
-	masterDir := filepath.Join(cfg.work, "master")
-	if err := os.MkdirAll(masterDir, 0o755); err != nil {
-		return err
-	}
-	master, err := weedproc.StartMaster(cfg.weed, masterDir)
+	master, err := startMaster(cfg, "master")
 	if err != nil {
 		return err
 	}
-	track(master)
 	defer master.Stop()
 
 	payloads := map[int][]byte{}
@@ -496,18 +491,27 @@ func runBound(cfg config, p *weedproc.Process, rep *report) {
 	}
 }
 
+// startMaster starts a master of the benchmark's own in cfg.work/name,
+// tracked so that an interrupted run stops it.
+func startMaster(cfg config, name string) (*weedproc.Process, error) {
+	dir := filepath.Join(cfg.work, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	master, err := weedproc.StartMaster(cfg.weed, dir)
+	if err != nil {
+		return nil, err
+	}
+	return track(master), nil
+}
+
 // startups times start-up on each fixture size, for each contender, once a
 // round, from the same hard-linked files, under a master of their own.
 func startups(cfg config, contenders []contender, rep *report) error {
-	masterDir := filepath.Join(cfg.work, "master-startup")
-	if err := os.MkdirAll(masterDir, 0o755); err != nil {
-		return err
-	}
-	master, err := weedproc.StartMaster(cfg.weed, masterDir)
+	master, err := startMaster(cfg, "master-startup")
 	if err != nil {
 		return err
 	}
-	track(master)
 	defer master.Stop()
 	for _, n := range cfg.startupSizes {
 		fmt.Fprintf(os.Stderr, "fixture of %d needles\n", n)

@@ -76,26 +76,18 @@ func scaleFixture(cache string, n int) (string, error) {
 // linkScaleFixture hard-links (or copies) every volume file of src into the
 // new directory dst.
 func linkScaleFixture(src, dst string) error {
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return err
-	}
 	ents, err := os.ReadDir(src)
 	if err != nil {
 		return err
 	}
+	var names []string
 	for _, e := range ents {
-		name := e.Name()
-		if !strings.HasSuffix(name, ".dat") && !strings.HasSuffix(name, ".idx") && !strings.HasSuffix(name, ".vif") {
-			continue
-		}
-		from, to := filepath.Join(src, name), filepath.Join(dst, name)
-		if err := os.Link(from, to); err != nil {
-			if err := copyFile(from, to); err != nil {
-				return err
-			}
+		switch filepath.Ext(e.Name()) {
+		case ".dat", ".idx", ".vif":
+			names = append(names, e.Name())
 		}
 	}
-	return nil
+	return linkFiles(src, dst, names)
 }
 
 // scaleStart starts bin on dir and times exec to the first read of a
@@ -158,15 +150,10 @@ func processThreads(pid int) int {
 // scale runs the scale workload for each contender, alternating the order
 // each round, under a master of its own.
 func scale(cfg config, contenders []contender, n int) error {
-	masterDir := filepath.Join(cfg.work, "master-scale")
-	if err := os.MkdirAll(masterDir, 0o755); err != nil {
-		return err
-	}
-	master, err := weedproc.StartMaster(cfg.weed, masterDir)
+	master, err := startMaster(cfg, "master-scale")
 	if err != nil {
 		return err
 	}
-	track(master)
 	defer master.Stop()
 	fmt.Fprintf(os.Stderr, "scale fixture of %d volumes\n", n)
 	src, err := scaleFixture(cfg.cache, n)

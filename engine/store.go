@@ -470,11 +470,7 @@ func (s *Store) unsortedVolumes() []*Volume {
 
 // Volumes returns the open volumes ordered by id.
 func (s *Store) Volumes() []*Volume {
-	m := *s.volumes.Load()
-	out := make([]*Volume, 0, len(m))
-	for _, e := range m {
-		out = append(out, e.v)
-	}
+	out := s.unsortedVolumes()
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out
 }

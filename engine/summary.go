@@ -127,7 +127,8 @@ func writeSummary(dir string, sums []volumeSummary) error {
 // for a volume that must open in full next time (damaged, its .dat
 // read-only on disk, or never given a .vif).
 func (v *Volume) summarize() (volumeSummary, bool) {
-	if err := v.acquireIndex(); err != nil {
+	v, err := v.enterFor(false)
+	if err != nil {
 		return volumeSummary{}, false
 	}
 	defer v.life.RUnlock()
@@ -166,16 +167,6 @@ func (v *Volume) summarize() (volumeSummary, bool) {
 		return volumeSummary{}, false
 	}
 	return s, true
-}
-
-// acquireIndex takes life shared without opening the files.
-func (v *Volume) acquireIndex() error {
-	v.life.RLock()
-	if v.closed {
-		v.life.RUnlock()
-		return ErrClosed
-	}
-	return nil
 }
 
 // stampFiles fills in the stamps of s's files after its volume is closed;
