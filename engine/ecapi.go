@@ -23,12 +23,16 @@ import (
 // EcPeers reaches the shards of an EC volume held by other nodes.
 type EcPeers interface {
 	// FetchEcShard reads len(p) bytes (or fewer at the end of the shard)
-	// at off of shard of volume vid from a node holding it. It fails
-	// when no reachable node has the shard.
-	FetchEcShard(ctx context.Context, vid uint32, collection string, shard int, off int64, p []byte) (int, error)
-	// DeleteEcBlob tells every other node holding shards of vid that
-	// needle key is deleted (upstream's VolumeEcBlobDelete).
-	DeleteEcBlob(ctx context.Context, vid uint32, collection string, key uint64, version uint32) error
+	// at off of shard of volume vid from a node holding it, passing key
+	// (0: none) as VolumeEcShardRead's file_key: deleted reports that the
+	// holder has needle key deleted (and then n is 0). It fails when no
+	// reachable node has the shard.
+	FetchEcShard(ctx context.Context, vid uint32, collection string, shard int, off int64, p []byte, key uint64) (n int, deleted bool, err error)
+	// DeleteEcBlob records needle key deleted on the other nodes that hold
+	// shard (the needle's first data shard), falling back to the holders
+	// of any other shard when none holds it: upstream's
+	// VolumeEcBlobDelete, as its store_ec_delete.go sends it.
+	DeleteEcBlob(ctx context.Context, vid uint32, collection string, key uint64, version uint32, shard int) error
 }
 
 // EcShardInfo describes one mounted shard.

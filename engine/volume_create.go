@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/weedvol/weedvol/atomicfile"
 	"github.com/weedvol/weedvol/engine/idx"
@@ -131,7 +132,11 @@ func (v *Volume) Destroy() error {
 	idxPath := v.FileName(".idx")
 	rest := []string{idxPath, idxPath + ".precompact", v.FileName(".cpx"), v.FileName(".dat") + ".precompact",
 		atomicfile.TempName(v.FileName(".dat"))}
-	for _, ext := range []string{".vif", ".cpd", ".cpc", ".note"} {
+	exts := []string{".cpd", ".cpc", ".note"}
+	if !v.sharesVifWithEc() {
+		exts = append(exts, ".vif")
+	}
+	for _, ext := range exts {
 		rest = append(rest, v.FileName(ext))
 	}
 	rest = append(rest, atomicfile.TempName(v.FileName(".vif")))
@@ -142,6 +147,18 @@ func (v *Volume) Destroy() error {
 	}
 	err = errors.Join(err, mmapidx.Remove(idxPath), v.syncDirs(), reached(stepDestroyRest))
 	return err
+}
+
+// sharesVifWithEc reports whether an EC volume of the same id keeps its
+// layout in this volume's .vif (an .ecx beside the .dat or the .idx), as
+// after VolumeEcShardsGenerate: Destroy then leaves the .vif, as upstream.
+func (v *Volume) sharesVifWithEc() bool {
+	for _, dir := range []string{v.idxDir, v.dir} {
+		if _, err := os.Lstat(filepath.Join(dir, BaseName(v.Collection, v.ID)+".ecx")); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // syncDirs fsyncs the volume's data directory and, when it is another
