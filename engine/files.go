@@ -150,9 +150,13 @@ func (v *Volume) CreateFile(ext string) (*Incoming, error) {
 	return &Incoming{f: f}, nil
 }
 
-// Incoming is a file being received, created by Volume.CreateFile. It is
-// owned by one goroutine.
-type Incoming struct{ f *os.File }
+// Incoming is a file being received, created by Volume.CreateFile or
+// Store.EcCreateFile. It is owned by one goroutine. When final is set the
+// file is written under a temporary name and renamed to final at Commit.
+type Incoming struct {
+	f     *os.File
+	final string
+}
 
 // Write appends p.
 func (in *Incoming) Write(p []byte) (int, error) { return in.f.Write(p) }
@@ -161,6 +165,9 @@ func (in *Incoming) Write(p []byte) (int, error) { return in.f.Write(p) }
 // it. On failure the file is removed.
 func (in *Incoming) Commit() error {
 	err := errors.Join(in.f.Sync(), in.f.Close())
+	if err == nil && in.final != "" {
+		err = os.Rename(in.f.Name(), in.final)
+	}
 	if err == nil {
 		err = atomicfile.SyncDir(filepath.Dir(in.f.Name()))
 	}

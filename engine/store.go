@@ -76,7 +76,8 @@ type Store struct {
 	locks     []*os.File     // the flocked directories, released by Close; under mu
 	late      sync.WaitGroup // openLate goroutines
 	parker    *parker
-	closed    bool // under mu
+	closed    bool    // under mu
+	ec        ecState // erasure-coded volumes (ecstore.go)
 }
 
 type storeEntry struct {
@@ -223,6 +224,7 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	s.volumes.Store(&m)
 	s.parker = &parker{b: cfg.fds, tick: parkTick, vols: s.unsortedVolumes, stop: make(chan struct{})}
 	s.parker.start()
+	s.loadEcVolumes()
 	for _, i := range late {
 		loc := s.locations[i]
 		loc.loading.Store(true)
@@ -673,6 +675,7 @@ func (s *Store) Close() error {
 			s.cfg.Logf("write volume summary in %s: %v", loc.Dir, err)
 		}
 	}
+	errs = append(errs, s.closeEc())
 	empty := map[uint32]*storeEntry{}
 	s.volumes.Store(&empty)
 	s.unlock()
