@@ -313,7 +313,8 @@ func (s *Store) ecUnloadLocked(vid uint32) {
 }
 
 // snapshot describes ev. Caller holds no lock.
-func (ev *ecVol) snapshot(s *Store) EcVolumeInfo {
+// withTotal also sums the .ecx sizes (a walk of the index).
+func (ev *ecVol) snapshot(s *Store, withTotal bool) EcVolumeInfo {
 	ev.mu.RLock()
 	defer ev.mu.RUnlock()
 	info := EcVolumeInfo{
@@ -332,7 +333,9 @@ func (ev *ecVol) snapshot(s *Store) EcVolumeInfo {
 	sort.Slice(info.Shards, func(i, j int) bool { return info.Shards[i].ID < info.Shards[j].ID })
 	files, deleted := ev.vol.Counts()
 	info.Files, info.Deleted = files, deleted
-	info.TotalSize = ev.vol.TotalSize()
+	if withTotal {
+		info.TotalSize = ev.totalSize()
+	}
 	return info
 }
 
@@ -342,7 +345,7 @@ func (s *Store) EcVolume(vid uint32) (EcVolumeInfo, bool) {
 	if ev == nil {
 		return EcVolumeInfo{}, false
 	}
-	return ev.snapshot(s), true
+	return ev.snapshot(s, true), true
 }
 
 // EcVolumes reports every mounted EC volume, by ascending id.
@@ -356,7 +359,7 @@ func (s *Store) EcVolumes() []EcVolumeInfo {
 	sort.Slice(vols, func(i, j int) bool { return vols[i].id < vols[j].id })
 	out := make([]EcVolumeInfo, len(vols))
 	for i, ev := range vols {
-		out[i] = ev.snapshot(s)
+		out[i] = ev.snapshot(s, false)
 	}
 	return out
 }

@@ -138,9 +138,9 @@ func (s *Store) ecVerifyDataShards(ev *ecVol, base string, present map[int]strin
 // ecLoadSums loads the .ecsum of ev: beside its data base, the .ecx, or
 // on any disk. nil, nil when there is none.
 func (s *Store) ecLoadSums(ev *ecVol, base string) (*ec.Sums, error) {
-	cands := []string{ec.SumsPath(ev.dataBase), ec.SumsPath(ev.idxBase)}
+	cands := []string{ec.SumsPath(ev.dataBase, 0), ec.SumsPath(ev.idxBase, 0)}
 	for _, l := range s.locations {
-		cands = append(cands, ec.SumsPath(filepath.Join(l.Dir, base)))
+		cands = append(cands, ec.SumsPath(filepath.Join(l.Dir, base), 0))
 	}
 	for _, p := range cands {
 		if !exists(p) {
@@ -171,7 +171,7 @@ func (s *Store) EcScrub(ctx context.Context, vid uint32, mode EcScrubMode, force
 	broken := map[int]bool{}
 	switch mode {
 	case EcScrubIndex:
-		rep.Files, rep.Details = ev.vol.ScrubIndex()
+		rep.Files, rep.Details = ev.scrubIndex()
 	case EcScrubChecksum:
 		s.ecScrubSums(ev, base, broken, &rep)
 	case EcScrubLocal:
@@ -199,8 +199,10 @@ func (s *Store) EcScrub(ctx context.Context, vid uint32, mode EcScrubMode, force
 
 func (s *Store) ecScrubSizes(ev *ecVol, broken map[int]bool, rep *EcScrubReport) {
 	want := ev.vol.ShardSize()
-	for _, id := range ev.vol.ShardIDs() {
-		if got := ev.vol.LocalShardSize(id); got != want {
+	ev.mu.RLock()
+	defer ev.mu.RUnlock()
+	for id := range ev.shards {
+		if got := s.localShardSize(ev, id); got != want {
 			broken[id] = true
 			rep.Details = append(rep.Details, fmt.Errorf("ec volume %d shard %d: size %d, expected %d", ev.id, id, got, want))
 		}
@@ -219,7 +221,7 @@ func (s *Store) ecScrubSums(ev *ecVol, base string, broken map[int]bool, rep *Ec
 	ev.mu.RLock()
 	defer ev.mu.RUnlock()
 	for id := range ev.shards {
-		path := ev.vol.ShardPath(id)
+		path := s.shardPath(ev, id)
 		bad, err := ec.VerifyShard(sums, id, path)
 		if err != nil {
 			broken[id] = true
@@ -241,7 +243,7 @@ func (s *Store) ecScrubNeedles(ctx context.Context, ev *ecVol, localOnly, recons
 	}
 	shardSize := ev.vol.ShardSize()
 	var failed shardSet
-	err := ev.vol.Walk(func(key uint64, off int64, size int32) error {
+	err := ev.walkIndex(func(key uint64, off int64, size int32) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}

@@ -245,7 +245,7 @@ func (s *Store) EcDeleteShards(vid uint32, collection string, shards []uint32) e
 	base := BaseName(collection, vid)
 	var err error
 	left := 0
-	for d, l := range s.locations {
+	for _, l := range s.locations {
 		changed := false
 		for _, sh := range shards {
 			if int(sh) >= ec.MaxShards {
