@@ -160,6 +160,7 @@ func (s *Service) fullHeartbeat() *master_pb.Heartbeat {
 		maxFileKey = max(maxFileKey, key)
 		vols = append(vols, m)
 	}
+	ec := s.ecHeartbeat()
 	return &master_pb.Heartbeat{
 		Ip:                 s.cfg.IP,
 		Port:               uint32(s.cfg.Port),
@@ -174,19 +175,14 @@ func (s *Service) fullHeartbeat() *master_pb.Heartbeat {
 		Rack:               s.cfg.Rack,
 		Volumes:            vols,
 		HasNoVolumes:       len(vols) == 0,
-		HasNoEcShards:      true,
+		EcShards:           ec.GetEcShards(),
+		HasNoEcShards:      ec.GetHasNoEcShards(),
 		LocationUuids:      s.dirUUIDs,
 		DiskTags:           tags,
 		State:              s.state.ServerState(),
 		MaxVolumeIdSeen:    s.stamp.maxSeen(),
 		LastSeenTopologyId: s.stamp.topology(),
 	}
-}
-
-// ecHeartbeat reports the (absent) erasure-coded shards, as upstream sends
-// right after the first full heartbeat.
-func (s *Service) ecHeartbeat() *master_pb.Heartbeat {
-	return &master_pb.Heartbeat{HasNoEcShards: true}
 }
 
 // deltaHeartbeats turns queued changes into heartbeats, one per run of
@@ -197,10 +193,15 @@ func (s *Service) deltaHeartbeats(changes []change) []*master_pb.Heartbeat {
 	kind := 0
 	for _, c := range changes {
 		k := 3
-		if c.added != nil {
+		switch {
+		case c.added != nil:
 			k = 1
-		} else if c.deleted != nil {
+		case c.deleted != nil:
 			k = 2
+		case c.ecAdded != nil:
+			k = 4
+		case c.ecDeleted != nil:
+			k = 5
 		}
 		if cur == nil || k != kind || k == 3 {
 			cur = &master_pb.Heartbeat{Ip: s.cfg.IP, Port: uint32(s.cfg.Port), DataCenter: s.cfg.DataCenter, Rack: s.cfg.Rack}
@@ -212,6 +213,10 @@ func (s *Service) deltaHeartbeats(changes []change) []*master_pb.Heartbeat {
 			cur.NewVolumes = append(cur.NewVolumes, c.added)
 		case 2:
 			cur.DeletedVolumes = append(cur.DeletedVolumes, c.deleted)
+		case 4:
+			cur.NewEcShards = append(cur.NewEcShards, c.ecAdded)
+		case 5:
+			cur.DeletedEcShards = append(cur.DeletedEcShards, c.ecDeleted)
 		default:
 			cur.State = c.state
 		}

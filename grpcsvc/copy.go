@@ -58,10 +58,7 @@ func (s *Service) CopyFile(req *volume_server_pb.CopyFileRequest, stream volume_
 		return err
 	}
 	if req.GetIsEcVolume() {
-		if req.GetIgnoreSourceFileNotFound() {
-			return nil
-		}
-		return fmt.Errorf("CopyFile not found ec volume id %d", req.GetVolumeId())
+		return s.copyEcFile(req, stream)
 	}
 	v, ok := s.store.Volume(req.GetVolumeId())
 	if !ok {
@@ -79,12 +76,20 @@ func (s *Service) CopyFile(req *volume_server_pb.CopyFileRequest, stream volume_
 		return err
 	}
 	defer f.Close()
+	return sendFile(f, int64(req.GetStopOffset()), stream)
+}
+
+// sendFile streams f from its start up to stop bytes in copyChunk
+// messages, the first carrying f's mtime (alone, when f is empty or stop
+// is 0). Buffer ownership: one buffer is reused across messages; Send
+// marshals each before it returns.
+func sendFile(f *os.File, stop int64, stream volume_server_pb.VolumeServer_CopyFileServer) error {
 	st, err := f.Stat()
 	if err != nil {
 		return err
 	}
 	modNs := st.ModTime().UnixNano()
-	left := int64(req.GetStopOffset())
+	left := stop
 	buf := make([]byte, min(copyChunk, max(left, 1)))
 	for left > 0 {
 		n, err := f.Read(buf[:min(int64(len(buf)), left)])

@@ -25,8 +25,9 @@ const maxPending = 4096
 
 // change is one incremental report queued for the stream.
 type change struct {
-	added, deleted *master_pb.VolumeShortInformationMessage
-	state          *volume_server_pb.VolumeServerState
+	added, deleted     *master_pb.VolumeShortInformationMessage
+	ecAdded, ecDeleted *master_pb.VolumeEcShardInformationMessage
+	state              *volume_server_pb.VolumeServerState
 }
 
 // heartbeater owns the SendHeartbeat stream. Only its run goroutine sends
@@ -236,6 +237,7 @@ func (h *heartbeater) session(ctx context.Context, target string) (leader string
 		return "", reg.Load(), err
 	}
 	sent := first.GetVolumes() // the volume list the master holds from us
+	sentEc := first.GetEcShards()
 	sinceFull := 0
 	if err := stream.Send(h.svc.ecHeartbeat()); err != nil {
 		return "", reg.Load(), err
@@ -255,14 +257,14 @@ func (h *heartbeater) session(ctx context.Context, target string) (leader string
 			if err := stream.Send(hb); err != nil {
 				return "", reg.Load(), err
 			}
-			sent, sinceFull = hb.GetVolumes(), 0
+			sent, sentEc, sinceFull = hb.GetVolumes(), hb.GetEcShards(), 0
 		case <-tick.C:
 			hb := h.svc.fullHeartbeat()
 			sinceFull++
-			if sinceFull < fullEvery && sameVolumes(sent, hb.GetVolumes()) {
+			if sinceFull < fullEvery && sameVolumes(sent, hb.GetVolumes()) && sameEcShards(sentEc, hb.GetEcShards()) {
 				hb = lightHeartbeat(hb)
 			} else {
-				sent, sinceFull = hb.GetVolumes(), 0
+				sent, sentEc, sinceFull = hb.GetVolumes(), hb.GetEcShards(), 0
 			}
 			if err := stream.Send(hb); err != nil {
 				return "", reg.Load(), err
@@ -363,11 +365,12 @@ func sameVolumes(a, b []*master_pb.VolumeInformationMessage) bool {
 	return true
 }
 
-// lightHeartbeat is hb without its volume list, for a pulse at which no
-// volume changed: the master keeps the list it has (it syncs volumes only
-// from a heartbeat that lists some or says it has none) and still hears
-// the disk counts, state and volume id bound.
+// lightHeartbeat is hb without its volume and EC shard lists, for a pulse
+// at which neither changed: the master keeps the lists it has (it syncs
+// each only from a heartbeat that lists some or says it has none) and
+// still hears the disk counts, state and volume id bound.
 func lightHeartbeat(hb *master_pb.Heartbeat) *master_pb.Heartbeat {
-	hb.Volumes, hb.HasNoVolumes, hb.HasNoEcShards = nil, false, false
+	hb.Volumes, hb.HasNoVolumes = nil, false
+	hb.EcShards, hb.HasNoEcShards = nil, false
 	return hb
 }

@@ -21,18 +21,23 @@ import (
 const maxMetaSize = 128 * 1024
 
 // VolumeNeedleStatus reports a needle's cookie, size, checksum, last
-// modified time and TTL. A missing or expired needle is NotFound; a deleted
-// one fails with "already deleted".
+// modified time and TTL, from the volume or, when only EC shards of it are
+// mounted here, from those (engine.Store.EcRead). A missing or expired
+// needle is NotFound; a deleted one fails with "already deleted".
 func (s *Service) VolumeNeedleStatus(ctx context.Context, req *volume_server_pb.VolumeNeedleStatusRequest) (*volume_server_pb.VolumeNeedleStatusResponse, error) {
 	if err := s.checkAdmin(ctx); err != nil {
 		return nil, err
 	}
-	v, ok := s.store.Volume(req.GetVolumeId())
-	if !ok {
+	var n needle.Needle
+	var err error
+	if v, ok := s.store.Volume(req.GetVolumeId()); ok {
+		_, err = v.Read(&n, req.GetNeedleId(), 0, nil, engine.ReadOptions{AnyCookie: true})
+	} else if _, ok := s.store.EcVolume(req.GetVolumeId()); ok {
+		_, err = s.store.EcRead(ctx, req.GetVolumeId(), &n, req.GetNeedleId(), 0, engine.ReadOptions{AnyCookie: true})
+	} else {
 		return nil, fmt.Errorf("volume not found %d", req.GetVolumeId())
 	}
-	var n needle.Needle
-	if _, err := v.Read(&n, req.GetNeedleId(), 0, nil, engine.ReadOptions{AnyCookie: true}); err != nil {
+	if err != nil {
 		if errors.Is(err, engine.ErrNotFound) {
 			return nil, status.Errorf(codes.NotFound, "needle not found %d", req.GetNeedleId())
 		}

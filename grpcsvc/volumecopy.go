@@ -298,8 +298,9 @@ func (p *pacer) wait(ctx context.Context, n int) error {
 // refuse (upstream's texts),
 // maintenance mode (as an error), the files of the mounted volume itself
 // (.dat, .idx, .vif, .wvx, and a compaction's .cpd, .cpx: overwriting them
-// under a live volume would corrupt it), EC shards and staged new volumes
-// (erasure coding is not implemented yet).
+// under a live volume would corrupt it), staged new volumes, and EC files
+// of a volume with shards mounted here (receiveEcFile); other EC files go
+// to the disk disk_id names or the engine picks (engine.Store.EcCreateFile).
 func (s *Service) ReceiveFile(stream volume_server_pb.VolumeServer_ReceiveFileServer) error {
 	if err := s.maintenanceErr(); err != nil {
 		return err
@@ -353,7 +354,11 @@ func (s *Service) ReceiveFile(stream volume_server_pb.VolumeServer_ReceiveFileSe
 				return fail(err.Error())
 			}
 			if info.GetIsEcVolume() {
-				return fail(fmt.Sprintf("ec volume %d: receiving erasure-coded shards is not supported", info.GetVolumeId()))
+				var problem string
+				if f, problem = s.receiveEcFile(info); problem != "" {
+					return fail(problem)
+				}
+				continue
 			}
 			v, ok := s.store.Volume(info.GetVolumeId())
 			if !ok {

@@ -120,6 +120,11 @@ func serve(o *options, logger *log.Logger) error {
 		MaintenanceBytesPerSecond:     int64(o.maintenanceMBps) << 20,
 		CompactionBytesPerSecond:      int64(o.compactionMBps) << 20,
 	})
+	// EC reads and deletes reach other nodes' shards through the service's
+	// master lookups and peer connections.
+	ecPeers := svc.NewEcPeers()
+	store.SetEcPeers(ecPeers)
+	defer ecPeers.Close()
 	h := httpfast.New(httpfast.Config{
 		Store: store, State: state, ReadMode: o.readMode,
 		FileSizeLimit:           int64(o.fileSizeLimitMB) << 20,
