@@ -34,9 +34,10 @@ type ecVol struct {
 	expireAt   uint64
 	encodeTsNs int64
 
-	mu     sync.RWMutex
-	vol    *ec.Volume  // guarded by mu (the pointer; the volume locks itself)
-	shards map[int]int // mounted shard -> disk; guarded by mu
+	mu       sync.RWMutex
+	diskType string      // reported disk type when set (EcSetDiskType); guarded by mu
+	vol      *ec.Volume  // guarded by mu (the pointer; the volume locks itself)
+	shards   map[int]int // mounted shard -> disk; guarded by mu
 }
 
 // ecState is the store's EC registry.
@@ -276,6 +277,16 @@ func (s *Store) ecMountLocked(vid uint32, collection string, shards []uint32, pr
 	return err
 }
 
+// EcSetDiskType makes the mounted EC volume vid report diskType
+// (VolumeEcShardsMount's source_disk_type); "" reports its disk's type.
+func (s *Store) EcSetDiskType(vid uint32, diskType string) {
+	if ev := s.ecGet(vid); ev != nil {
+		ev.mu.Lock()
+		ev.diskType = diskType
+		ev.mu.Unlock()
+	}
+}
+
 // EcUnmount unmounts the given shards; an unmounted shard is no error.
 // The last one closes the volume's index.
 func (s *Store) EcUnmount(vid uint32, shards []uint32) error {
@@ -323,7 +334,9 @@ func (ev *ecVol) snapshot(s *Store, withTotal bool) EcVolumeInfo {
 		BlockSize: ev.layout.BlockSize, DatSize: ev.layout.DatSize,
 		Version: uint32(ev.version), ExpireAtSec: ev.expireAt, EncodeTsNs: ev.encodeTsNs,
 	}
-	if ev.idxDisk >= 0 && ev.idxDisk < len(s.locations) {
+	if ev.diskType != "" {
+		info.DiskType = ev.diskType
+	} else if ev.idxDisk >= 0 && ev.idxDisk < len(s.locations) {
 		info.DiskType = s.locations[ev.idxDisk].DiskType
 	}
 	size := ev.vol.ShardSize()

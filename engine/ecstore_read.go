@@ -141,6 +141,12 @@ func (s *Store) EcDeleteNeedle(vid uint32, key uint64) (found bool, err error) {
 	return ev.vol.Delete(key)
 }
 
+// cookieError is upstream's "unexpected cookie %x"; it is ErrCookieMismatch.
+type cookieError uint32
+
+func (c cookieError) Error() string        { return fmt.Sprintf("unexpected cookie %x", uint32(c)) }
+func (c cookieError) Is(target error) bool { return target == ErrCookieMismatch }
+
 // EcDelete is an HTTP delete of key on EC volume vid: the needle is read
 // (its cookie must match unless cookie is 0), deleted here, and recorded
 // deleted on the nodes holding its first shard (EcPeers), as upstream's
@@ -155,7 +161,7 @@ func (s *Store) EcDelete(ctx context.Context, vid uint32, key uint64, cookie uin
 		return 0, err
 	}
 	if cookie != 0 && n.Cookie != cookie {
-		return 0, ErrCookieMismatch
+		return 0, cookieError(cookie)
 	}
 	off, size, _ := ev.vol.Lookup(key)
 	if _, err := ev.vol.Delete(key); err != nil {
