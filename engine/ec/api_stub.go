@@ -9,37 +9,6 @@ import (
 
 var errNotYet = errors.New("ec: not yet implemented")
 
-// EncodeOptions tunes Encode.
-type EncodeOptions struct {
-	// Layout: only DataShards/ParityShards are used; zero means 10+4.
-	Layout Layout
-	// BufferSize is the per-shard read/write chunk; 0 picks the default.
-	BufferSize int
-}
-
-// EncodeResult is what Encode produced.
-type EncodeResult struct {
-	// Layout with BlockSize and DatSize filled: record it with Apply.
-	Layout Layout
-	// Sums is the sidecar Encode also saved at SumsPath(dataBase, 0).
-	Sums *Sums
-}
-
-// Encode writes the shards and the .ecx of a volume (see the package doc).
-func Encode(ctx context.Context, datPath, idxPath, dataBase, indexBase string, offsetWidth int, o EncodeOptions) (EncodeResult, error) {
-	return EncodeResult{}, errNotYet
-}
-
-// Rebuild regenerates missing shards from present ones.
-func Rebuild(ctx context.Context, l Layout, present map[int]string, missing []int, outBase string) error {
-	return errNotYet
-}
-
-// DecodeDat writes the .dat of a volume from its data shards.
-func DecodeDat(ctx context.Context, l Layout, present map[int]string, datPath string) error {
-	return errNotYet
-}
-
 // ShardFetcher reads bytes [off, off+len(p)) of a shard this node does not
 // hold. It returns an error when no peer can serve them.
 type ShardFetcher func(ctx context.Context, shard int, off int64, p []byte) (int, error)
