@@ -40,6 +40,10 @@ func (s *Server) get(ctx *fasthttp.RequestCtx) {
 	}
 	v, ok := s.cfg.Store.Volume(vid)
 	if !ok {
+		if _, ec := s.cfg.Store.EcVolume(vid); ec {
+			s.getEc(ctx, vid, key, cookie, p)
+			return
+		}
 		s.notLocal(ctx, vid)
 		return
 	}
@@ -74,23 +78,31 @@ func (s *Server) get(ctx *fasthttp.RequestCtx) {
 		s.readError(ctx, err)
 		return
 	}
-	if s.conditional(ctx, &n) {
+	s.serveRecord(ctx, &n, p, buf)
+}
+
+// serveRecord answers a GET or HEAD with needle n, read whole into buf
+// (n's slices alias it): validators, manifest, content headers, image
+// transforms, gzip, ranges. Buffer ownership: buf is handed to the
+// response (its body buffer from here on), whatever the outcome.
+func (s *Server) serveRecord(ctx *fasthttp.RequestCtx, n *needle.Needle, p fidPath, buf []byte) {
+	if s.conditional(ctx, n) {
 		ctx.Response.SwapBody(buf[:0])
 		return
 	}
-	if n.IsChunkManifest() && s.serveManifest(ctx, &n, p, buf) {
+	if n.IsChunkManifest() && s.serveManifest(ctx, n, p, buf) {
 		return
 	}
 	data := n.Data
 	// The headers are set from n's name and MIME type now: both live in
 	// buf, which the reply's data is moved over below. Nothing past this
 	// point may read filename, n.Name or n.Mime.
-	filename, mimeType := s.nameAndType(ctx, &n, p)
+	filename, mimeType := s.nameAndType(ctx, n, p)
 	s.contentHeaders(ctx, filename, mimeType)
 	filename = nil
 	inBuffer := true
 	if ctx.QueryArgs().Len() > 0 {
-		data, inBuffer = s.transformImage(ctx, &n, p, data)
+		data, inBuffer = s.transformImage(ctx, n, p, data)
 	}
 	if inBuffer && n.IsCompressed() {
 		if acceptsGzip(ctx) && isGzip(data) {

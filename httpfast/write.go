@@ -164,6 +164,10 @@ func (s *Server) delete(ctx *fasthttp.RequestCtx) {
 		writeJSONError(ctx, fasthttp.StatusUnauthorized, errWrongJWT.Error())
 		return
 	}
+	if _, ec := s.cfg.Store.EcVolume(vid); ec {
+		s.deleteEc(ctx, vid, key, cookie)
+		return
+	}
 	v, ok := s.cfg.Store.Volume(vid)
 	if !ok {
 		writeJSON(ctx, fasthttp.StatusNotFound, map[string]uint32{"size": 0})
