@@ -10,7 +10,8 @@
 // It also runs a bare fasthttp server answering the same bytes from memory,
 // the bound every read figure is compared with, times start-up and memory
 // on data directories of 1M and 10M needles built once under -cache, and
-// measures reads and writes while a volume is vacuumed (vacuum.go).
+// measures reads and writes while a volume is vacuumed (vacuum.go) and
+// erasure coding: encode, rebuild and reads from shards (ec.go).
 // -workloads picks among these groups, e.g. the vacuum run alone:
 //
 //	go run ./bench -workloads vacuum -weed bin/weed -weedvol bin/weedvol -perf PERF.md
@@ -65,10 +66,15 @@ type config struct {
 	vacuumSize      int64
 	vacuumWindow    time.Duration
 	vacuumWriteRate float64
+	// the ec workload (ec.go): fixture size, rounds, read clients and window
+	ecSize    int64
+	ecRounds  int
+	ecClients int
+	ecWindow  time.Duration
 }
 
 // workloadGroups are the values -workloads accepts, in the order they run.
-var workloadGroups = []string{"throughput", "startup", "scale", "vacuum"}
+var workloadGroups = []string{"throughput", "startup", "scale", "vacuum", "ec"}
 
 // wants reports whether the workload group g is to run.
 func (c config) wants(g string) bool { return slices.Contains(c.workloads, g) }
@@ -126,11 +132,15 @@ func parseFlags(args []string) (config, error) {
 	wvArgs := fs.String("weedvol-args", "", "extra flags for weedvol (e.g. -cpuprofile=/tmp/weedvol.prof), space-separated")
 	runRe := fs.String("run", "", "only workloads whose name matches this regexp (e.g. 'write|read 1 KB')")
 	genProfile := fs.String("gen-cpuprofile", "", "write the load generator's own CPU profile here")
-	workloads := fs.String("workloads", strings.Join(workloadGroups, ","), "comma-separated workload groups to run: throughput (the -run workloads), startup (-startup), scale (-scale), vacuum (reads and writes while a volume is vacuumed)")
+	workloads := fs.String("workloads", strings.Join(workloadGroups, ","), "comma-separated workload groups to run: throughput (the -run workloads), startup (-startup), scale (-scale), vacuum (reads and writes while a volume is vacuumed), ec (erasure-coding encode, rebuild and reads from shards)")
 	vacSize := fs.String("vacuum-size", "1GB", "payload bytes written into the vacuum workload's volume before 30% of its needles are deleted")
 	fs.DurationVar(&cfg.vacuumWindow, "vacuum-window", 20*time.Second, "length of the vacuum workload's baseline window (the vacuum window lasts as long as the vacuum)")
 	fs.Float64Var(&cfg.vacuumWriteRate, "vacuum-write-rate", 500, "writes/s of the vacuum workload, issued by its clients between their reads")
-	quick := fs.Bool("quick", false, "short development run: 1 round of 1s workloads, 1M-needle start-up only, a 100 MB vacuum volume with a 5s baseline")
+	ecSize := fs.String("ec-size", "1GB", "payload bytes of the ec workload's volume (4 KB needles and 4 KB-256 KB ones)")
+	fs.IntVar(&cfg.ecRounds, "ec-rounds", 3, "rounds of the ec workload; figures are medians of rounds")
+	fs.IntVar(&cfg.ecClients, "ec-clients", 16, "concurrent clients of the ec workload's 4 KB reads")
+	fs.DurationVar(&cfg.ecWindow, "ec-window", 10*time.Second, "length of each of the ec workload's read runs (healthy, degraded)")
+	quick := fs.Bool("quick", false, "short development run: 1 round of 1s workloads, 1M-needle start-up only, a 100 MB vacuum volume with a 5s baseline, 1 ec round on a 64 MB volume with 3s reads")
 	if err := fs.Parse(args); err != nil {
 		return cfg, err
 	}
@@ -154,6 +164,15 @@ func parseFlags(args []string) (config, error) {
 		}
 		if !set["vacuum-window"] {
 			cfg.vacuumWindow = 5 * time.Second
+		}
+		if !set["ec-rounds"] {
+			cfg.ecRounds = 1
+		}
+		if !set["ec-size"] {
+			*ecSize = "64MB"
+		}
+		if !set["ec-window"] {
+			cfg.ecWindow = 3 * time.Second
 		}
 	}
 	var err error
@@ -193,6 +212,16 @@ func parseFlags(args []string) (config, error) {
 		cfg.vacuumSize = int64(vs[0])
 		if cfg.vacuumWindow <= 0 || cfg.vacuumWriteRate < 0 {
 			return cfg, errors.New("-vacuum-window must be positive and -vacuum-write-rate not negative")
+		}
+	}
+	if cfg.wants("ec") {
+		es, err := parseSizes(*ecSize)
+		if err != nil || len(es) != 1 {
+			return cfg, fmt.Errorf("-ec-size: want one size")
+		}
+		cfg.ecSize = int64(es[0])
+		if cfg.ecRounds < 1 || cfg.ecClients < 1 || cfg.ecWindow <= 0 {
+			return cfg, errors.New("-ec-rounds, -ec-clients and -ec-window must be positive")
 		}
 	}
 	cfg.genProfile = *genProfile
@@ -346,10 +375,36 @@ func run(cfg config) error {
 		text := rep.vacuumMarkdown()
 		fmt.Println(text)
 		if cfg.perf != "" {
-			return spliceBetween(cfg.perf, vacuumBeginMarker, vacuumEndMarker, text)
+			if err := spliceBetween(cfg.perf, vacuumBeginMarker, vacuumEndMarker, text); err != nil {
+				return err
+			}
+		}
+	}
+	if cfg.wants("ec") {
+		if err := ecBench(cfg, pairOf(contenders), rep); err != nil {
+			return err
+		}
+		text := rep.ecMarkdown()
+		fmt.Println(text)
+		if cfg.perf != "" {
+			if err := spliceBetween(cfg.perf, ecBeginMarker, ecEndMarker, text); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
+}
+
+// pairOf is the upstream and weedvol contenders of contenders, those that
+// -only kept.
+func pairOf(contenders []contender) []contender {
+	var pair []contender
+	for _, c := range contenders {
+		if c.name == "upstream" || c.name == "weedvol" {
+			pair = append(pair, c)
+		}
+	}
+	return pair
 }
 
 // throughput runs every contender's plan, round after round, with the

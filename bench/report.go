@@ -68,6 +68,7 @@ type report struct {
 	starts            map[int]map[string]*startAgg
 	notes             []string
 	vacuum            *vacReport // the vacuum workload, when it ran
+	ec                *ecReport  // the ec workload, when it ran
 }
 
 func newReport(cfg config) *report {
