@@ -1,0 +1,180 @@
+package ec
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+
+	"github.com/klauspost/reedsolomon"
+
+	"github.com/weedvol/weedvol/engine/needle"
+)
+
+// ReadNeedle returns the raw record of key exactly as it sits in the .dat:
+// header, body, checksum (and v3 timestamp) and padding,
+// needle.ActualSize(size, version) bytes from the .ecx offset. The caller
+// owns the returned buffer and parses it like a .dat record.
+//
+// Each piece is read from the local shard, else through fetch; when both
+// fail for a data shard the piece is reconstructed from DataShards other
+// shards, reading (locally or through fetch) only the same byte range of
+// each. A missing row is ErrNotFound, a deleted one ErrDeleted; a piece
+// that cannot be read or reconstructed is an error naming the shards that
+// failed. fetch may be nil (local shards only).
+func (v *Volume) ReadNeedle(ctx context.Context, key uint64, fetch ShardFetcher) ([]byte, error) {
+	off, size, ok := v.Lookup(key)
+	if !ok {
+		return nil, ErrNotFound
+	}
+	if size < 0 {
+		return nil, ErrDeleted
+	}
+	n := needle.ActualSize(size, v.version)
+	local, shardSize := v.localShards()
+	l := v.cfg.Layout
+	if shardSize == 0 {
+		shardSize = l.ShardSizeFor(l.DatSize)
+	}
+	ivs := l.Locate(shardSize, off, n)
+	if ivs == nil {
+		return nil, fmt.Errorf("ec: volume %d needle %x: %d bytes at %d lie outside the shards (shard size %d)", v.cfg.ID, key, n, off, shardSize)
+	}
+	buf := make([]byte, n)
+	r := &rangeReader{v: v, local: local, fetch: fetch, failed: map[int]error{}}
+	pos := int64(0)
+	for _, iv := range ivs {
+		if err := r.read(ctx, iv, buf[pos:pos+iv.Size:pos+iv.Size]); err != nil {
+			return nil, fmt.Errorf("ec: volume %d needle %x: %w", v.cfg.ID, key, err)
+		}
+		pos += iv.Size
+	}
+	return buf, nil
+}
+
+// rangeReader reads shard ranges for one ReadNeedle, remembering which
+// shards failed so later pieces do not retry them.
+type rangeReader struct {
+	v      *Volume
+	local  map[int]*os.File
+	fetch  ShardFetcher
+	failed map[int]error
+}
+
+// get reads p from shard at off, locally or through fetch. It does not
+// touch r.failed (callers may run it concurrently).
+func (r *rangeReader) get(ctx context.Context, shard int, off int64, p []byte) error {
+	var lerr error
+	if f := r.local[shard]; f != nil {
+		if lerr = readFull(f, shard, p, off); lerr == nil {
+			return nil
+		}
+	}
+	if r.fetch == nil {
+		if lerr == nil {
+			lerr = fmt.Errorf("shard %d is not local and there is no fetcher", shard)
+		}
+		return lerr
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	n, err := r.fetch(ctx, shard, off, p)
+	if err == nil && n != len(p) {
+		err = fmt.Errorf("fetch of shard %d at %d returned %d of %d bytes", shard, off, n, len(p))
+	}
+	if err != nil {
+		return fmt.Errorf("shard %d: %w", shard, err)
+	}
+	return nil
+}
+
+func (r *rangeReader) read(ctx context.Context, iv Interval, p []byte) error {
+	if _, bad := r.failed[iv.Shard]; !bad {
+		err := r.get(ctx, iv.Shard, iv.Offset, p)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		r.failed[iv.Shard] = err
+	}
+	return r.recover(ctx, iv, p)
+}
+
+// recover reconstructs p (shard iv.Shard at iv.Offset) from DataShards
+// other shards' bytes at the same range: local shards first, then fetched
+// ones, in parallel batches of as many as are still needed.
+func (r *rangeReader) recover(ctx context.Context, iv Interval, p []byte) error {
+	l := r.v.cfg.Layout
+	enc, err := r.v.encoder()
+	if err != nil {
+		return err
+	}
+	shards := make([][]byte, l.Total())
+	have := 0
+	var candidates []int
+	for id := 0; id < l.Total(); id++ {
+		if _, bad := r.failed[id]; bad || id == iv.Shard {
+			continue
+		}
+		if r.local[id] != nil {
+			candidates = append([]int{id}, candidates...)
+		} else {
+			candidates = append(candidates, id)
+		}
+	}
+	// Local candidates were prepended in reverse; order does not matter
+	// for correctness, only that they are tried first.
+	for have < l.DataShards && len(candidates) > 0 {
+		batch := candidates[:min(l.DataShards-have, len(candidates))]
+		candidates = candidates[len(batch):]
+		bufs := make([][]byte, len(batch))
+		errs := make([]error, len(batch))
+		var wg sync.WaitGroup
+		for i, id := range batch {
+			bufs[i] = make([]byte, iv.Size)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = r.get(ctx, id, iv.Offset, bufs[i])
+			}()
+		}
+		wg.Wait()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		for i, id := range batch {
+			if errs[i] != nil {
+				r.failed[id] = errs[i]
+				continue
+			}
+			shards[id] = bufs[i]
+			have++
+		}
+	}
+	if have < l.DataShards {
+		return fmt.Errorf("cannot reconstruct shard %d at %d+%d: %d of %d shards readable; failures: %v",
+			iv.Shard, iv.Offset, iv.Size, have, l.DataShards, r.failed)
+	}
+	shards[iv.Shard] = p[:0]
+	required := make([]bool, l.Total())
+	required[iv.Shard] = true
+	if err := enc.ReconstructSome(shards, required); err != nil {
+		return fmt.Errorf("reconstruct shard %d: %w", iv.Shard, err)
+	}
+	if got := shards[iv.Shard]; len(got) != len(p) || &got[0] != &p[0] {
+		copy(p, got)
+	}
+	return nil
+}
+
+// encoder returns the volume's Reed-Solomon codec (created once; safe for
+// concurrent use).
+func (v *Volume) encoder() (reedsolomon.Encoder, error) {
+	v.encOnce.Do(func() {
+		v.enc, v.encErr = reedsolomon.New(v.cfg.Layout.DataShards, v.cfg.Layout.ParityShards)
+	})
+	return v.enc, v.encErr
+}

@@ -1,0 +1,200 @@
+package ec
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"sync/atomic"
+	"testing"
+
+	uec "github.com/seaweedfs/seaweedfs/weed/storage/erasure_coding"
+	utypes "github.com/seaweedfs/seaweedfs/weed/storage/types"
+)
+
+// fileFetcher serves shards from files, except the dead ones.
+func fileFetcher(base string, dead map[int]bool, calls *atomic.Int64) ShardFetcher {
+	return func(ctx context.Context, shard int, off int64, p []byte) (int, error) {
+		calls.Add(1)
+		if dead[shard] {
+			return 0, fmt.Errorf("no peer has shard %d", shard)
+		}
+		f, err := os.Open(ShardFileName(base, shard))
+		if err != nil {
+			return 0, err
+		}
+		defer f.Close()
+		return f.ReadAt(p, off)
+	}
+}
+
+func sortedLive(v *testVolume) []uint64 {
+	keys := make([]uint64, 0, len(v.live))
+	for k := range v.live {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func openTestVolume(t testing.TB, v *testVolume, res EncodeResult, local ...int) *Volume {
+	t.Helper()
+	vol, err := OpenVolume(VolumeConfig{ID: 1, IndexBase: v.base, Layout: res.Layout, OffsetWidth: v.width, Version: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range local {
+		if err := vol.AddShard(id, ShardFileName(v.base, id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() { vol.Close() })
+	return vol
+}
+
+func TestReadNeedleDegraded(t *testing.T) {
+	dir := t.TempDir()
+	v := genVolume(t, dir, "v", 29<<20+512, utypes.OffsetSize, 21)
+	res := encodeTest(t, v, 10, 4)
+	keys := sortedLive(v)
+	cases := []struct {
+		name  string
+		local []int
+		dead  []int
+	}{
+		{"all-local", seqIDs(14), nil},
+		{"none-local", nil, nil},
+		{"half-local", []int{0, 2, 4, 6, 8, 10, 12}, nil},
+		{"1-dead", []int{1, 3}, []int{0}},
+		{"2-dead", nil, []int{3, 7}},
+		{"3-dead", []int{11, 12}, []int{1, 5, 9}},
+		{"4-dead", []int{2}, []int{0, 4, 6, 8}},
+		{"4-dead-parity-local", []int{10, 11, 12, 13}, []int{0, 1, 2, 3}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			vol := openTestVolume(t, v, res, c.local...)
+			dead := map[int]bool{}
+			for _, id := range c.dead {
+				dead[id] = true
+				vol.RemoveShard(id)
+			}
+			var calls atomic.Int64
+			fetch := fileFetcher(v.base, dead, &calls)
+			for _, k := range keys {
+				got, err := vol.ReadNeedle(context.Background(), k, fetch)
+				if err != nil {
+					t.Fatalf("key %x: %v", k, err)
+				}
+				if !bytes.Equal(got, v.live[k]) {
+					t.Fatalf("key %x: %d bytes differ from the record (%d bytes)", k, len(got), len(v.live[k]))
+				}
+			}
+			if len(c.local) == 14 && calls.Load() != 0 {
+				t.Fatalf("%d fetches with every shard local", calls.Load())
+			}
+		})
+	}
+	t.Run("5-dead", func(t *testing.T) {
+		vol := openTestVolume(t, v, res)
+		var calls atomic.Int64
+		fetch := fileFetcher(v.base, map[int]bool{0: true, 1: true, 2: true, 3: true, 4: true}, &calls)
+		var failed int
+		for _, k := range keys {
+			if _, err := vol.ReadNeedle(context.Background(), k, fetch); err != nil {
+				failed++
+			}
+		}
+		if failed == 0 {
+			t.Fatal("reads succeeded with 5 shards dead")
+		}
+	})
+}
+
+func TestDeleteAndJournal(t *testing.T) {
+	dir := t.TempDir()
+	v := genVolume(t, dir, "7", 6<<20, utypes.OffsetSize, 31)
+	res := encodeTest(t, v, 10, 4)
+	keys := sortedLive(v)
+	vol := openTestVolume(t, v, res, seqIDs(14)...)
+	files, _ := vol.Counts()
+	if files != uint64(len(keys)) {
+		t.Fatalf("files %d, want %d", files, len(keys))
+	}
+	victims := []uint64{keys[0], keys[len(keys)/2], keys[len(keys)-1]}
+	for _, k := range victims {
+		for range 2 {
+			found, err := vol.Delete(k)
+			if err != nil || !found {
+				t.Fatalf("delete %x: %v %v", k, found, err)
+			}
+		}
+		if _, size, ok := vol.Lookup(k); !ok || size >= 0 {
+			t.Fatalf("lookup after delete: %v %d", ok, size)
+		}
+		if _, err := vol.ReadNeedle(context.Background(), k, nil); !errors.Is(err, ErrDeleted) {
+			t.Fatalf("read after delete: %v", err)
+		}
+	}
+	if found, err := vol.Delete(1 << 60); found || err != nil {
+		t.Fatalf("delete absent: %v %v", found, err)
+	}
+	if _, err := vol.ReadNeedle(context.Background(), 1<<60, nil); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("read absent: %v", err)
+	}
+	if _, del := vol.Counts(); del != uint64(len(victims)) {
+		t.Fatalf("deleted %d", del)
+	}
+	ids, err := ReadJournal(v.base + ".ecj")
+	if err != nil || !slices.Equal(ids, victims) {
+		t.Fatalf("journal %v %v", ids, err)
+	}
+	vol.Close()
+
+	// Reopen: deletes persist.
+	vol2 := openTestVolume(t, v, res)
+	if _, del := vol2.Counts(); del != uint64(len(victims)) {
+		t.Fatalf("after reopen deleted %d", del)
+	}
+	for _, k := range victims {
+		if _, size, _ := vol2.Lookup(k); size >= 0 {
+			t.Fatalf("reopen lookup %x size %d", k, size)
+		}
+	}
+	vol2.Close()
+
+	// Upstream opens our .ecx/.ecj and sees the deletes; its .idx from
+	// them equals ours.
+	ev, err := uec.NewEcVolume(utypes.HardDriveType, dir, dir, "", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range victims {
+		_, size, err := ev.FindNeedleFromEcx(utypes.NeedleId(k))
+		if err != nil || !size.IsDeleted() {
+			t.Fatalf("upstream lookup %x: %v %v", k, size, err)
+		}
+	}
+	_, udel := ev.FileAndDeleteCount()
+	ev.Close()
+	if udel != uint64(len(victims)) {
+		t.Fatalf("upstream delete count %d", udel)
+	}
+	ours := filepath.Join(dir, "ours.idx")
+	if err := WriteIdxFromEcx(v.base+".ecx", v.base+".ecj", ours, v.width); err != nil {
+		t.Fatal(err)
+	}
+	if err := uec.WriteIdxFileFromEcIndex(v.base); err != nil {
+		t.Fatal(err)
+	}
+	sameFile(t, ours, v.base+".idx")
+	live, err := HasLiveEntries(v.base+".ecx", v.base+".ecj", v.width)
+	if err != nil || !live {
+		t.Fatalf("live %v %v", live, err)
+	}
+	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
+}
