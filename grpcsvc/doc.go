@@ -19,9 +19,28 @@
 // move on to the next seed master. Stopping sends a last heartbeat with no
 // volumes so the master stops routing to this node, as upstream does.
 //
+// Erasure-coded shards are reported as upstream does: the full list
+// (one VolumeEcShardInformationMessage per volume and disk) with every full
+// heartbeat and as the second message of a stream, and NewEcShards /
+// DeletedEcShards deltas as soon as an RPC mounted or dropped shards
+// (ec_heartbeat.go: the store's EC volumes before and after the RPC are
+// compared). A pulse sends a light heartbeat only when neither the volume
+// nor the EC list changed.
+//
+// # Erasure coding
+//
+// The EC RPCs (ec_rpc.go, ec_copy.go, ec_scrub.go) translate requests into
+// engine.Store's EC calls, with upstream's auth, maintenance checks and
+// texts. EcPeers (ec_peers.go) is the engine's way to other nodes' shards:
+// the master's LookupEcVolume, cached per volume for upstream's lifetimes
+// (11 s while incomplete or disproved by a failed read, 7 min, 37 min when
+// every shard has a holder), VolumeEcShardRead and VolumeEcBlobDelete to
+// holders dialed like every peer (below).
+//
 // # Peers and names
 //
-// RPCs that dial a peer a request names (VolumeCopy, VolumeTailReceiver)
+// RPCs that dial a peer a request names (VolumeCopy, VolumeTailReceiver,
+// VolumeEcShardsCopy) and EcPeers' holders
 // check the address with netguard first and dial through its guarded
 // dialer (peers.go), unless Config.AllowUntrustedRemoteEndpoints. Names
 // from requests and from peers' answers (collections, extensions) are
