@@ -68,6 +68,32 @@ func TestSpliceInto(t *testing.T) {
 	}
 }
 
+// TestEcShardOf checks where the bench expects a .dat byte in the shards:
+// the uniform layout (a block per data shard) and the legacy one (1 MB
+// rows below 10 GB of .dat).
+func TestEcShardOf(t *testing.T) {
+	const mb = 1 << 20
+	for _, tc := range []struct {
+		off, block, dat int64
+		want            int
+	}{
+		{0, 7 * mb, 64 * mb, 0},
+		{7*mb - 1, 7 * mb, 64 * mb, 0},
+		{7 * mb, 7 * mb, 64 * mb, 1},
+		{63 * mb, 7 * mb, 64 * mb, 9},
+		{0, 0, 64 * mb, 0},
+		{mb, 0, 64 * mb, 1},
+		{10*mb + 5, 0, 64 * mb, 0},
+		{13 * mb, 0, 64 * mb, 3},
+		{1<<30 + 5, 0, 11 << 30, 1},
+		{10<<30 + 2*mb, 0, 11 << 30, 2},
+	} {
+		if got := ecShardOf(tc.off, tc.block, tc.dat); got != tc.want {
+			t.Errorf("ecShardOf(%d, %d, %d) = %d, want %d", tc.off, tc.block, tc.dat, got, tc.want)
+		}
+	}
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
@@ -125,7 +151,8 @@ func TestQuickRunAgainstRealServers(t *testing.T) {
 	cfg, err := parseFlags([]string{"-weed", weed, "-weedvol", weedvol, "-rounds", "1", "-duration", "300ms",
 		"-sizes", "1KB,1MB", "-read-clients", "4", "-clients", "4", "-volumes", "2", "-rate", "200",
 		"-cold-size", "", "-startup", "3000", "-cache", t.TempDir(), "-work", t.TempDir(), "-perf", perf,
-		"-vacuum-size", "3MB", "-vacuum-window", "500ms"})
+		"-vacuum-size", "3MB", "-vacuum-window", "500ms",
+		"-ec-size", "4MB", "-ec-rounds", "1", "-ec-clients", "4", "-ec-window", "300ms"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,6 +178,21 @@ func TestQuickRunAgainstRealServers(t *testing.T) {
 	}
 	if strings.Contains(text, "vacuum failed") {
 		t.Errorf("a vacuum failed:\n%s", text)
+	}
+	// Erasure coding: every step ran on both servers, every read came back
+	// with the right bytes, and every rebuilt shard is the encoded one.
+	for _, want := range []string{ecBeginMarker, "### Erasure coding", "| failed steps | 0 | 0 |",
+		"| read errors: healthy / degraded | 0 / 0 | 0 / 0 |",
+		"| rebuilt shards byte-identical to the encoded ones | 5 of 5 | 5 of 5 |"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("report lacks %q:\n%s", want, text)
+		}
+	}
+	if !regexp.MustCompile(`\| reads: healthy / degraded, all rounds \| [1-9][0-9]* / [1-9][0-9]* \([1-9][0-9]* on shard 0\) \| [1-9][0-9]* / [1-9][0-9]* \([1-9][0-9]* on shard 0\) \|`).MatchString(text) {
+		t.Errorf("the ec reads did not run on both servers:\n%s", text)
+	}
+	if strings.Contains(text, "reads not run") {
+		t.Errorf("ec reads skipped:\n%s", text)
 	}
 	// The checks below are for the throughput and start-up tables.
 	text, _, _ = strings.Cut(text, vacuumBeginMarker)
