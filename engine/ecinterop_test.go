@@ -299,6 +299,34 @@ func TestUpstreamServesEcFilesWrittenByEngine(t *testing.T) {
 				t.Fatal(err)
 			}
 			check("upstream's decode of the engine's shards")
+
+			// and the engine serves upstream's decode: its .idx is sorted by
+			// key and lacks the needles deleted before the encode
+			if err := vol.Stop(); err != nil {
+				t.Fatal(err)
+			}
+			store, err = engine.OpenStore(engine.StoreConfig{Locations: []engine.LocationConfig{{Dir: vdir, MaxVolumes: 16}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer store.Close()
+			v, ok := store.Volume(vid)
+			if !ok {
+				t.Fatal("upstream's decoded volume not loaded")
+			}
+			for _, x := range all {
+				var n needle.Needle
+				_, err := v.Read(&n, x.key, x.cookie, nil, engine.ReadOptions{})
+				if x.deleted {
+					if !errors.Is(err, engine.ErrDeleted) && !errors.Is(err, engine.ErrNotFound) {
+						t.Fatalf("upstream's decode: deleted needle %d reads back: %v (%d bytes)", x.key, err, len(n.Data))
+					}
+					continue
+				}
+				if err != nil || !bytes.Equal(n.Data, x.data) {
+					t.Fatalf("upstream's decode: needle %d: %v", x.key, err)
+				}
+			}
 		})
 	}
 }

@@ -173,7 +173,7 @@ func (s *Store) openEcVol(vid uint32, collection string, prefer int) (*ecVol, er
 	}
 	width := int(info.GetBytesOffset())
 	if width == 0 {
-		width = 4
+		width = s.ecxWidth(idxBase + ".ecx")
 	}
 	ev := &ecVol{
 		id: vid, collection: collection, idxDisk: disk, idxBase: idxBase,
@@ -195,6 +195,29 @@ func (s *Store) openEcVol(vid uint32, collection string, prefer int) (*ecVol, er
 	}
 	ev.vol = vol
 	return ev, nil
+}
+
+// ecxWidth guesses the offset width of an .ecx whose .vif does not say
+// (upstream leaves bytesOffset unset in the .vif an encode writes): the
+// row size its length is a multiple of, the store's own width when both
+// fit.
+func (s *Store) ecxWidth(path string) int {
+	own := s.cfg.OffsetSize
+	if own != 5 {
+		own = 4
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Size() == 0 {
+		return own
+	}
+	fits4, fits5 := st.Size()%16 == 0, st.Size()%17 == 0
+	switch {
+	case fits4 && !fits5:
+		return 4
+	case fits5 && !fits4:
+		return 5
+	}
+	return own
 }
 
 // ecVersionFromShard0 reads the needle version from the super block at

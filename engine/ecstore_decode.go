@@ -10,7 +10,10 @@ import (
 
 	"github.com/weedvol/weedvol/atomicfile"
 	"github.com/weedvol/weedvol/engine/ec"
+	"github.com/weedvol/weedvol/engine/idx"
 	"github.com/weedvol/weedvol/engine/needle"
+	"github.com/weedvol/weedvol/engine/superblock"
+	"github.com/weedvol/weedvol/engine/vif"
 )
 
 // EcToVolume decodes vid's local data shards back into a normal volume:
@@ -66,6 +69,18 @@ func (s *Store) EcToVolume(ctx context.Context, vid uint32, collection string) e
 	}
 	if err := ec.WriteIdxFromEcx(ev.idxBase+".ecx", ev.idxBase+".ecj", idxTmp, ev.width); err != nil {
 		return fmt.Errorf("WriteIdxFileFromEcIndex %s: %v", idxPath, err)
+	}
+	if err := sealDecodedTail(datTmp, idxTmp, ev.version, ev.width); err != nil {
+		return err
+	}
+	// The decoded volume's .vif must say its offset width: upstream's
+	// encode leaves it out (its build's width is implied).
+	vifPath := filepath.Join(filepath.Dir(datPath), base) + ".vif"
+	if info, ok, verr := vif.Load(vifPath); verr == nil && ok && info.GetBytesOffset() == 0 {
+		info.BytesOffset = uint32(ev.width)
+		if err := vif.Save(vifPath, info); err != nil {
+			return err
+		}
 	}
 	_, mounted := s.Volume(vid)
 	if mounted {
@@ -310,4 +325,72 @@ func (s *Store) ecReadDirect(ctx context.Context, ev *ecVol, n *needle.Needle, k
 		rec = append(rec, buf...)
 	}
 	return n.Decode(rec, size, ev.version)
+}
+
+// sealDecodedTail gives the .idx a decode wrote a row for every delete's
+// tombstone record past its last live record. The .ecx an encode sorts
+// keeps only live needles, so a needle deleted before the encode has
+// neither its record nor its tombstone in the decoded .idx; records past
+// the last indexed one would then be taken by Open for writes a crash
+// left unindexed (checkTail), and a tombstone of a needle not live for an
+// empty upload, bringing the deleted file back as 0 bytes. With the
+// tombstones indexed, Open finds the .idx ending at the .dat's last
+// tombstone and replays nothing before it. The rows are fsynced.
+func sealDecodedTail(datPath, idxPath string, ver needle.Version, width int) error {
+	f, err := idx.FormatFor(width)
+	if err != nil {
+		return err
+	}
+	ix, err := os.OpenFile(idxPath, os.O_RDWR, 0)
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	st, err := ix.Stat()
+	if err != nil {
+		return err
+	}
+	live := map[uint64]bool{}
+	end := int64(superblock.Size)
+	if err := f.Walk(ix, func(e idx.Entry) error {
+		if e.Offset > 0 && e.Size >= 0 {
+			live[e.Key] = true
+			end = max(end, e.Offset+needle.ActualSize(e.Size, ver))
+		} else {
+			delete(live, e.Key)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	dat, err := os.Open(datPath)
+	if err != nil {
+		return err
+	}
+	defer dat.Close()
+	dst, err := dat.Stat()
+	if err != nil {
+		return err
+	}
+	read := func(p []byte, off int64) error {
+		_, err := dat.ReadAt(p, off)
+		return err
+	}
+	var rows []byte
+	_, err = needle.WalkRecords(read, ver, end, dst.Size(), nil, func(off int64, h needle.Header) (bool, error) {
+		if h.Size == 0 && !live[h.ID] {
+			rows = f.AppendEntry(rows, idx.Entry{Key: h.ID, Offset: off, Size: needle.TombstoneSize})
+		}
+		return false, nil
+	}, nil)
+	if err != nil {
+		return fmt.Errorf("scan the decoded %s past its last live needle: %w", datPath, err)
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	if _, err := ix.WriteAt(rows, st.Size()); err != nil {
+		return err
+	}
+	return ix.Sync()
 }

@@ -96,6 +96,10 @@ type Volume struct {
 	// pendingTail holds, during Open only, the records past the last .idx
 	// row that checkTail found and indexTail indexes.
 	pendingTail []tailRecord
+	// sortedIdx: during Open only, the .idx is not in append order (its
+	// last row is not its last record: a volume decoded from EC shards,
+	// whose rows upstream sorts by key), see indexTail.
+	sortedIdx bool
 
 	// datSize is the end of the last fully written record. Written under mu;
 	// read without locks.

@@ -99,12 +99,16 @@ func (v *Volume) findTail(idxSize int64) (end int64, appendAtNs uint64, err erro
 	best := last
 	if last.Offset == 0 || last.Offset+needle.ActualSize(recordSize(last.Size), ver) != v.datSize.Load() {
 		best = idx.Entry{}
+		sorted := false
 		err := v.format.Walk(io.NewSectionReader(v.idxOS, 0, idxSize), func(e idx.Entry) error {
 			if e.Offset > best.Offset {
 				best = e
+			} else if e.Offset > 0 {
+				sorted = true // a row naming an earlier record than one before it
 			}
 			return nil
 		})
+		v.sortedIdx = sorted
 		if err != nil {
 			return 0, 0, fmt.Errorf("volume %d: scan index: %w", v.ID, err)
 		}
@@ -205,7 +209,11 @@ type tailRecord struct {
 // live at that point is an empty upload, and one whose needle is live is
 // taken for a delete, by far the likelier of the two. A tombstone is
 // never read back as a live empty needle (which would bring a deleted
-// file back as 0 bytes).
+// file back as 0 bytes). When the .idx is not in append order (sortedIdx:
+// a volume decoded from EC shards keeps rows only for live needles, so a
+// needle deleted before the encode has its tombstone past the last
+// indexed record and no row), an empty record of a needle not live is
+// taken for such a delete too and left unindexed.
 func (v *Volume) indexTail() error {
 	pending := v.pendingTail
 	v.pendingTail = nil
@@ -234,6 +242,11 @@ func (v *Volume) indexTail() error {
 			isLive = ok && size >= 0
 		}
 		a := apply{key: r.key, offset: r.offset, size: r.size}
+		if r.size == 0 && !isLive && v.sortedIdx {
+			live[r.key] = false
+			deletes++
+			continue
+		}
 		if r.size == 0 && isLive {
 			a.delete, a.size = true, needle.TombstoneSize
 			deletes++
@@ -243,6 +256,9 @@ func (v *Volume) indexTail() error {
 		applies = append(applies, a)
 	}
 	v.logf("volume %d: indexing %d records the index was missing (%d empty ones taken for deletes)", v.ID, len(pending), deletes)
+	if len(rows) == 0 {
+		return nil
+	}
 	if _, err := v.idxOS.WriteAt(rows, v.idxSize); err != nil {
 		return fmt.Errorf("volume %d: append index rows: %w", v.ID, err)
 	}
