@@ -121,8 +121,10 @@ func validShards(ids []uint32) []uint32 {
 }
 
 // VolumeEcShardsMount mounts shards one at a time, stopping at the first
-// that fails (those before it stay mounted, as upstream's). Upstream checks
-// no admin list here.
+// that fails (those before it stay mounted, as upstream's); a
+// source_disk_type is what the volume then reports. Upstream checks no
+// admin list here, and neither does this. recover_missing_index is not
+// acted on: a shard without an .ecx on this node fails to mount.
 func (s *Service) VolumeEcShardsMount(ctx context.Context, req *volume_server_pb.VolumeEcShardsMountRequest) (*volume_server_pb.VolumeEcShardsMountResponse, error) {
 	vid, coll := req.GetVolumeId(), req.GetCollection()
 	if err := engine.ValidCollection(coll); err != nil {
@@ -136,6 +138,10 @@ func (s *Service) VolumeEcShardsMount(ctx context.Context, req *volume_server_pb
 		}
 		if err := s.store.EcMount(vid, coll, []uint32{id}); err != nil {
 			return nil, fmt.Errorf("mount %d.%d: %v", vid, id, err)
+		}
+		if dt := req.GetSourceDiskType(); dt != "" {
+			// the source volume's medium, so heartbeats report under it
+			s.store.EcSetDiskType(vid, dt)
 		}
 	}
 	return &volume_server_pb.VolumeEcShardsMountResponse{}, nil
