@@ -24,11 +24,13 @@ type Index struct {
 	mapped bool
 	fmt    idx.Format
 	rows   int
+	torn   int64 // bytes of a partial row past the last whole one
 	path   string
 }
 
 // OpenIndex opens the .ecx at path with the given offset width. A length
-// that is not a whole number of rows is an ErrCorruptIndex error. The file
+// that is not a whole number of rows opens with the whole rows only, as
+// upstream mounts it; Check reports the partial row. The file
 // is opened read-write when possible (for MarkDeleted) and read-only
 // otherwise, in which case MarkDeleted fails. Sortedness is not checked
 // here (Check does; an unsorted file only makes lookups miss).
@@ -49,17 +51,15 @@ func OpenIndex(path string, offsetWidth int) (*Index, error) {
 		return nil, fmt.Errorf("ec: stat index %s: %w", path, err)
 	}
 	es := int64(f.EntrySize())
-	if fi.Size()%es != 0 {
-		file.Close()
-		return nil, fmt.Errorf("%w: %s is %d bytes, not a whole number of %d-byte rows", ErrCorruptIndex, path, fi.Size(), es)
-	}
+	torn := fi.Size() % es
+	whole := fi.Size() - torn
 	if fi.Size() > int64(int(^uint(0)>>1)) {
 		file.Close()
 		return nil, fmt.Errorf("ec: index %s too large to map", path)
 	}
-	x := &Index{f: file, fmt: f, rows: int(fi.Size() / es), path: path}
-	if fi.Size() > 0 {
-		if x.data, x.mapped, err = mapFile(file, int(fi.Size())); err != nil {
+	x := &Index{f: file, fmt: f, rows: int(whole / es), torn: torn, path: path}
+	if whole > 0 {
+		if x.data, x.mapped, err = mapFile(file, int(whole)); err != nil {
 			file.Close()
 			return nil, fmt.Errorf("ec: map index %s: %w", path, err)
 		}
@@ -166,6 +166,9 @@ func (x *Index) Walk(fn func(key uint64, offset int64, size int32) error) error 
 func (x *Index) Check() error {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
+	if x.torn != 0 {
+		return fmt.Errorf("%w: %s: %d trailing bytes", ErrCorruptIndex, x.path, x.torn)
+	}
 	return checkSortedRows(x.data, x.fmt, x.path)
 }
 
