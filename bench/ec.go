@@ -379,6 +379,15 @@ type ecReads struct {
 	window time.Duration
 	errors int64
 	first  string
+	cpu    time.Duration // the server's CPU time over the whole run
+}
+
+// cpuPerRead is the server's CPU per read, in µs.
+func (r *ecReads) cpuPerRead() float64 {
+	if r == nil || r.hist.TotalCount() == 0 {
+		return 0
+	}
+	return float64(r.cpu.Microseconds()) / float64(r.hist.TotalCount())
 }
 
 func (r *ecReads) rps() float64 {
@@ -459,10 +468,10 @@ func ecBench(cfg config, contenders []contender, rep *report) error {
 			} else if s.encoded {
 				pending = append(pending, s)
 			}
-			fmt.Fprintf(os.Stderr, "  encode %v (%.0f MB/s), rebuild 1: %v, 4: %v, peak RSS %s; healthy p50 %s p99 %s %.0f/s, degraded p50 %s p99 %s %.0f/s; errors %d / %d; rebuilt %d/%d identical; %d failed steps\n",
+			fmt.Fprintf(os.Stderr, "  encode %v (%.0f MB/s), rebuild 1: %v, 4: %v, peak RSS %s; healthy p50 %s p99 %s %.0f/s %.0f µs CPU/read, degraded p50 %s p99 %s %.0f/s %.0f µs CPU/read; errors %d / %d; rebuilt %d/%d identical; %d failed steps\n",
 				s.encode.Round(time.Millisecond), mbPerSec(s.datSize, s.encode), s.rebuild1.Round(time.Millisecond), s.rebuild4.Round(time.Millisecond), mib(s.rssPeak),
-				us(histQ(s.reads[ecHealthy].hist, 50)), us(histQ(s.reads[ecHealthy].hist, 99)), s.reads[ecHealthy].rps(),
-				us(histQ(s.reads[ecDegraded].hist, 50)), us(histQ(s.reads[ecDegraded].hist, 99)), s.reads[ecDegraded].rps(),
+				us(histQ(s.reads[ecHealthy].hist, 50)), us(histQ(s.reads[ecHealthy].hist, 99)), s.reads[ecHealthy].rps(), s.reads[ecHealthy].cpuPerRead(),
+				us(histQ(s.reads[ecDegraded].hist, 50)), us(histQ(s.reads[ecDegraded].hist, 99)), s.reads[ecDegraded].rps(), s.reads[ecDegraded].cpuPerRead(),
 				s.reads[ecHealthy].errors, s.reads[ecDegraded].errors, s.rebuiltOK, s.rebuiltChecked, len(s.failures))
 		}
 		if upSums != nil {
@@ -582,8 +591,15 @@ func ecRun(cfg config, round int, c contender, fx ecFixture) (*ecStats, error) {
 			onMissing[k] = true
 		}
 	}
+	// Both servers read from a warm page cache, whatever their rebuilds
+	// left in it (a rebuild that bypasses the cache would otherwise send
+	// its server's reads to the disk).
+	if err := ecWarm(base); err != nil {
+		fail("read the shards into the page cache", err)
+	}
 	t := newTarget(cl.volume.Addr(), cfg.ecClients, []uint32{fx.Volume})
-	s.reads[ecHealthy] = ecReadLoad(cfg, t, small, onMissing)
+	pid := cl.volume.Pid()
+	s.reads[ecHealthy] = ecReadLoad(cfg, t, pid, small, onMissing)
 
 	// Degraded: data shard 0 gone from the server.
 	missing := []uint32{ecDegradedShard}
@@ -599,8 +615,29 @@ func ecRun(cfg config, round int, c contender, fx ecFixture) (*ecStats, error) {
 		fail("delete shard 0 before the degraded reads", errors.New("VolumeEcShardsDelete left the file"))
 		return s, nil
 	}
-	s.reads[ecDegraded] = ecReadLoad(cfg, t, small, onMissing)
+	s.reads[ecDegraded] = ecReadLoad(cfg, t, pid, small, onMissing)
 	return s, nil
+}
+
+// ecWarm reads the shards and the .ecx at base into the page cache.
+func ecWarm(base string) error {
+	buf := make([]byte, 1<<20)
+	for i := -1; i < ecTotalShards; i++ {
+		name := base + ".ecx"
+		if i >= 0 {
+			name = base + ecShardExt(i)
+		}
+		f, err := os.Open(name)
+		if err != nil {
+			return err
+		}
+		_, err = io.CopyBuffer(io.Discard, f, buf)
+		f.Close()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ecEncode marks the volume read-only and times its encoding into s, with
@@ -755,7 +792,7 @@ func ecRebuild(ctx context.Context, vs volume_server_pb.VolumeServerClient, vid 
 
 // ecReadLoad runs cfg.ecClients clients reading random keys in closed loop
 // for cfg.ecWindow after a warm-up, every body checked.
-func ecReadLoad(cfg config, t *target, keys []uint64, onMissing map[uint64]bool) ecReads {
+func ecReadLoad(cfg config, t *target, pid int, keys []uint64, onMissing map[uint64]bool) ecReads {
 	warm := min(time.Second, cfg.ecWindow/5)
 	r := ecReads{ran: true, hist: newHist(), onMiss: newHist()}
 	var (
@@ -766,6 +803,7 @@ func ecReadLoad(cfg config, t *target, keys []uint64, onMissing map[uint64]bool)
 		end      = measured.Add(cfg.ecWindow)
 	)
 	t.setClients(cfg.ecClients)
+	cpu0, _ := processCPU(pid)
 	for i := 0; i < cfg.ecClients; i++ {
 		wg.Add(1)
 		go func() {
@@ -809,5 +847,8 @@ func ecReadLoad(cfg config, t *target, keys []uint64, onMissing map[uint64]bool)
 	}
 	wg.Wait()
 	r.window = time.Since(measured)
+	if cpu1, err := processCPU(pid); err == nil {
+		r.cpu = cpu1 - cpu0
+	}
 	return r
 }

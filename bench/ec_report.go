@@ -46,7 +46,7 @@ func (r *report) ecMarkdown() string {
 		mib(fx.DatSize), fx.Keys, fx.Small, int(fx.Keys)-fx.Small)
 	p("- steps, as `weed shell` drives them over gRPC, on one server holding every shard (10 data + 4 parity): VolumeMarkReadonly, then **encode** = VolumeEcShardsGenerate timed (page cache dropped first when run as root; peak RSS = the server's VmHWM, reset through /proc/PID/clear_refs just before); VolumeEcShardsMount of the 14 shards; **rebuild** = VolumeEcShardsUnmount + VolumeEcShardsDelete of shard(s) %v, page cache dropped, VolumeEcShardsRebuild timed, the rebuilt files compared with the SHA-256 of the encoded ones, mounted again; the same with shards %v (2 data, 2 parity)\n",
 		ecRebuildOne, ecRebuildFour)
-	p("- **reads**: VolumeUnmount of the volume, so that every read goes through the shards; %d clients GET random 4 KB needles in closed loop for %v after a warm-up (every body compared byte for byte); then VolumeEcShardsUnmount + VolumeEcShardsDelete of data shard %d and the same reads again, **degraded**: a needle on the missing shard is reconstructed from the others on the fly. %d round(s), order alternating; every figure is the median of the rounds\n\n",
+	p("- **reads**: VolumeUnmount of the volume, so that every read goes through the shards, and the shards and .ecx read once into the page cache (both servers read warm); %d clients GET random 4 KB needles in closed loop for %v after a warm-up (every body compared byte for byte); then VolumeEcShardsUnmount + VolumeEcShardsDelete of data shard %d and the same reads again, **degraded**: a needle on the missing shard is reconstructed from the others on the fly. %d round(s), order alternating; every figure is the median of the rounds\n\n",
 		r.cfg.ecClients, r.cfg.ecWindow, ecDegradedShard, r.cfg.ecRounds)
 
 	up, wv := er.runs["upstream"], er.runs["weedvol"]
@@ -70,6 +70,12 @@ func (r *report) ecMarkdown() string {
 			return "-"
 		}
 		return fmt.Sprintf("%.0f", v)
+	}
+	cpuUs := func(v float64) string {
+		if v == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.0f µs", v)
 	}
 	q := func(ph int, qq float64, missOnly bool) func(*ecStats) float64 {
 		return func(s *ecStats) float64 {
@@ -99,9 +105,11 @@ func (r *report) ecMarkdown() string {
 		{"healthy 4 KB reads p50", q(ecHealthy, 50, false), lat, -1},
 		{"healthy 4 KB reads p99", q(ecHealthy, 99, false), lat, -1},
 		{"healthy 4 KB reads/s", func(s *ecStats) float64 { return s.reads[ecHealthy].rps() }, rate, +1},
+		{"healthy: server CPU per read", func(s *ecStats) float64 { return s.reads[ecHealthy].cpuPerRead() }, cpuUs, -1},
 		{"degraded 4 KB reads p50", q(ecDegraded, 50, false), lat, -1},
 		{"degraded 4 KB reads p99", q(ecDegraded, 99, false), lat, -1},
 		{"degraded 4 KB reads/s", func(s *ecStats) float64 { return s.reads[ecDegraded].rps() }, rate, +1},
+		{"degraded: server CPU per read", func(s *ecStats) float64 { return s.reads[ecDegraded].cpuPerRead() }, cpuUs, -1},
 		{fmt.Sprintf("degraded, needles on shard %d only: p50", ecDegradedShard), q(ecDegraded, 50, true), lat, -1},
 		{fmt.Sprintf("degraded, needles on shard %d only: p99", ecDegradedShard), q(ecDegraded, 99, true), lat, -1},
 	}
