@@ -197,8 +197,10 @@ func (p *EcPeers) client(holder string) (volume_server_pb.VolumeServerClient, er
 
 // FetchEcShard reads len(buf) bytes at off of a shard from the first holder
 // that serves them. deleted reports a holder's answer that needle key is
-// deleted there. A failure on every holder marks the cached locations
-// stale.
+// deleted there. When every cached holder fails, the master is asked
+// again at once (at most every ecRelookupEvery) and the holders it names
+// now are tried; a failure on every one of them marks the cached
+// locations stale.
 //
 // Buffer ownership: buf is the caller's; it is written only here, before
 // FetchEcShard returns, and never past len(buf) whatever a holder sends.
@@ -218,9 +220,43 @@ func (p *EcPeers) FetchEcShard(ctx context.Context, vid uint32, collection strin
 	if info, ok := p.svc.store.EcVolume(vid); ok {
 		want = info.EncodeTsNs
 	}
-	var last error
+	tried := map[string]bool{}
+	n, deleted, err := p.readAny(ctx, holders, tried, vid, uint32(shard), off, buf, key, want)
+	if err == nil || ctx.Err() != nil {
+		return n, deleted, err
+	}
+	// Every holder the cache named failed: shards may have moved (ec.balance,
+	// ec.rebuild, a node back on another port). Ask the master again at once,
+	// unless it was asked within ecRelookupEvery, and try the holders it
+	// names now that were not tried.
+	if fresh, ok := p.relookup(ctx, vid); ok {
+		if n, deleted, rerr := p.readAny(ctx, fresh.holders[uint32(shard)], tried, vid, uint32(shard), off, buf, key, want); rerr == nil {
+			return n, deleted, nil
+		} else if !errors.Is(rerr, errNoHolderLeft) {
+			err = rerr
+		}
+	}
+	p.forget(vid)
+	return 0, false, err
+}
+
+// ecRelookupEvery bounds how often a failed read makes the master be asked
+// again for one volume.
+const ecRelookupEvery = time.Second
+
+// errNoHolderLeft: every holder named was tried already.
+var errNoHolderLeft = errors.New("no untried holder")
+
+// readAny reads from the first of holders not in tried that serves the
+// bytes, adding each it tries to tried.
+func (p *EcPeers) readAny(ctx context.Context, holders []string, tried map[string]bool, vid, shard uint32, off int64, buf []byte, key uint64, want int64) (int, bool, error) {
+	last := errNoHolderLeft
 	for _, h := range holders {
-		n, deleted, err := p.readFrom(ctx, h, vid, uint32(shard), off, buf, key, want)
+		if tried[h] {
+			continue
+		}
+		tried[h] = true
+		n, deleted, err := p.readFrom(ctx, h, vid, shard, off, buf, key, want)
 		if err == nil {
 			return n, deleted, nil
 		}
@@ -229,8 +265,27 @@ func (p *EcPeers) FetchEcShard(ctx context.Context, vid uint32, collection strin
 			break
 		}
 	}
-	p.forget(vid)
 	return 0, false, last
+}
+
+// relookup replaces vid's cached answer with the master's current one,
+// unless the cached one is younger than ecRelookupEvery.
+func (p *EcPeers) relookup(ctx context.Context, vid uint32) (*ecLocations, bool) {
+	p.mu.Lock()
+	l := p.cache[vid]
+	recent := l != nil && p.now().Sub(l.at) < ecRelookupEvery
+	p.mu.Unlock()
+	if recent {
+		return nil, false
+	}
+	fresh, err := p.lookup(ctx, vid)
+	if err != nil {
+		return nil, false
+	}
+	p.mu.Lock()
+	p.cache[vid] = fresh
+	p.mu.Unlock()
+	return fresh, true
 }
 
 // readFrom is one VolumeEcShardRead from holder into buf.

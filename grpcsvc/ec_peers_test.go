@@ -175,10 +175,29 @@ func TestEcPeersCache(t *testing.T) {
 	if _, _, err := p.FetchEcShard(ctx, 9, "", 0, 0, buf, 0); err == nil {
 		t.Fatal("failing holder read succeeded")
 	}
+	if got := m.lookups.Load(); got != 2 {
+		t.Fatalf("a failed read asked the master %d times in all, want 2", got)
+	}
+	// within ecRelookupEvery a failure does not ask again
+	if _, _, err := p.FetchEcShard(ctx, 9, "", 0, 0, buf, 0); err == nil || m.lookups.Load() != 2 {
+		t.Fatalf("second failure: %v, %d lookups", err, m.lookups.Load())
+	}
 	now = now.Add(ecLookupShort + time.Second)
 	ok.mode.Store("ok")
-	if _, _, err := p.FetchEcShard(ctx, 9, "", 0, 0, buf, 0); err != nil || m.lookups.Load() != 2 {
+	if _, _, err := p.FetchEcShard(ctx, 9, "", 0, 0, buf, 0); err != nil || m.lookups.Load() != 3 {
 		t.Fatalf("stale answer not looked up again: %v, %d lookups", err, m.lookups.Load())
+	}
+
+	// shard 0 moves to another holder: the first read after the move
+	// finds it through a fresh lookup
+	moved := startHolder(t, "ok", 1009)
+	m.mu.Lock()
+	m.shards[0] = []*master_pb.Location{moved.addr}
+	m.mu.Unlock()
+	ok.mode.Store("fail")
+	now = now.Add(2 * ecRelookupEvery)
+	if n, _, err := p.FetchEcShard(ctx, 9, "", 0, 0, buf, 0); err != nil || n != len(buf) {
+		t.Fatalf("read after the move: n=%d err=%v", n, err)
 	}
 }
 
