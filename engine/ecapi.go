@@ -56,7 +56,8 @@ type EcVolumeInfo struct {
 	ExpireAtSec uint64
 	EncodeTsNs  int64
 	// Index counts from the .ecx: every row, the deleted ones (tombstoned
-	// in the .ecx or listed in the .ecj), and the sum of row sizes.
+	// in the .ecx or listed in the .ecj), and the sum of row sizes (only
+	// from EcVolumeWithTotal).
 	Files, Deleted, TotalSize uint64
 }
 

@@ -375,8 +375,23 @@ func (ev *ecVol) snapshot(s *Store, withTotal bool) EcVolumeInfo {
 	return info
 }
 
-// EcVolume reports the EC volume vid if any shard of it is mounted.
+// EcVolume reports the EC volume vid if any shard of it is mounted. It
+// is cheap (no index walk): TotalSize is left 0, see EcVolumeWithTotal.
 func (s *Store) EcVolume(vid uint32) (EcVolumeInfo, bool) {
+	ev := s.ecGet(vid)
+	if ev == nil {
+		return EcVolumeInfo{}, false
+	}
+	return ev.snapshot(s, false), true
+}
+
+// HasEcVolume reports whether any shard of vid is mounted; it takes one
+// read lock and allocates nothing (the request paths' check).
+func (s *Store) HasEcVolume(vid uint32) bool { return s.ecGet(vid) != nil }
+
+// EcVolumeWithTotal is EcVolume with TotalSize summed over the .ecx (a
+// walk of the whole index: VolumeEcShardsInfo's volume_size).
+func (s *Store) EcVolumeWithTotal(vid uint32) (EcVolumeInfo, bool) {
 	ev := s.ecGet(vid)
 	if ev == nil {
 		return EcVolumeInfo{}, false

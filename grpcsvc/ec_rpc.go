@@ -306,7 +306,7 @@ func (s *Service) VolumeEcShardsToVolume(ctx context.Context, req *volume_server
 // disk) with the index's live and deleted counts and the layout.
 func (s *Service) VolumeEcShardsInfo(ctx context.Context, req *volume_server_pb.VolumeEcShardsInfoRequest) (*volume_server_pb.VolumeEcShardsInfoResponse, error) {
 	vid := req.GetVolumeId()
-	info, ok := s.store.EcVolume(vid)
+	info, ok := s.store.EcVolumeWithTotal(vid)
 	if !ok {
 		return nil, fmt.Errorf("VolumeEcShardsInfo: EC volume %d not found", vid)
 	}

@@ -40,7 +40,7 @@ func (s *Server) get(ctx *fasthttp.RequestCtx) {
 	}
 	v, ok := s.cfg.Store.Volume(vid)
 	if !ok {
-		if _, ec := s.cfg.Store.EcVolume(vid); ec {
+		if s.cfg.Store.HasEcVolume(vid) {
 			s.getEc(ctx, vid, key, cookie, p)
 			return
 		}

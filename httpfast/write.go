@@ -164,7 +164,7 @@ func (s *Server) delete(ctx *fasthttp.RequestCtx) {
 		writeJSONError(ctx, fasthttp.StatusUnauthorized, errWrongJWT.Error())
 		return
 	}
-	if _, ec := s.cfg.Store.EcVolume(vid); ec {
+	if s.cfg.Store.HasEcVolume(vid) {
 		s.deleteEc(ctx, vid, key, cookie)
 		return
 	}
