@@ -42,8 +42,8 @@ type EncodeResult struct {
 }
 
 // encodeHook, when set by a test, runs after each chunk of an encode or
-// rebuild is written.
-var encodeHook func(seq int)
+// rebuild is written; an error it returns fails the operation there.
+var encodeHook func(seq int) error
 
 // syncShards is cleared only by benchmarks measuring the work without the
 // fsyncs.

@@ -59,8 +59,9 @@ type pass struct {
 	fill    func(ctx context.Context, s *bufSet) error
 	compute func(s *bufSet) error
 	drain   func(s *bufSet) error
-	// afterDrain, when set, runs after each chunk is drained (test hook).
-	afterDrain func(seq int)
+	// afterDrain, when set, runs after each chunk is drained; an error
+	// fails the pass (test hook for injected failures).
+	afterDrain func(seq int) error
 }
 
 // run executes the pass. Peak memory is sets*total*c bytes of buffers. It
@@ -131,7 +132,9 @@ func (p pass) run(ctx context.Context, plan []chunk) error {
 			if err := p.drain(s); err != nil {
 				fail(err)
 			} else if p.afterDrain != nil {
-				p.afterDrain(seq)
+				if err := p.afterDrain(seq); err != nil {
+					fail(err)
+				}
 			}
 			seq++
 		}
