@@ -182,6 +182,9 @@ func encodeShards(ctx context.Context, dat *os.File, l Layout, g geometry, dataB
 				if _, err := out.files[k].Write(s.bufs[k]); err != nil {
 					return fmt.Errorf("ec: write shard %d: %w", k, err)
 				}
+				if syncShards {
+					startWriteback(out.files[k], s.ch.shardOff, s.ch.n)
+				}
 				sums[k].write(s.bufs[k])
 				return nil
 			})
