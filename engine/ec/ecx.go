@@ -92,13 +92,17 @@ func WriteEcx(idxPath, ecxPath string, offsetWidth int) error {
 }
 
 // walkEcxFile calls fn for each row of the .ecx at path. A partial trailing
-// row is an ErrCorruptIndex error (the .ecx is sealed: it never grows).
+// row is an ErrCorruptIndex error, reported before any row is visited (the
+// .ecx is sealed: it never grows).
 func walkEcxFile(path string, f idx.Format, fn func(idx.Entry) error) error {
 	file, err := os.Open(path)
 	if err != nil {
 		return fmt.Errorf("ec: open index %s: %w", path, err)
 	}
 	defer file.Close()
+	if fi, err := file.Stat(); err == nil && fi.Size()%int64(f.EntrySize()) != 0 {
+		return fmt.Errorf("%w: %s is %d bytes, not a whole number of %d-byte rows", ErrCorruptIndex, path, fi.Size(), f.EntrySize())
+	}
 	if err := f.Walk(file, fn); err != nil {
 		if errors.Is(err, idx.ErrCorrupted) {
 			return fmt.Errorf("%w: %s: %v", ErrCorruptIndex, path, err)

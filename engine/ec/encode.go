@@ -42,8 +42,12 @@ type EncodeResult struct {
 }
 
 // encodeHook, when set by a test, runs after each chunk of an encode or
-// rebuild is written.
-var encodeHook func(seq int)
+// rebuild is written; an error it returns fails the operation there.
+var encodeHook func(seq int) error
+
+// syncShards is cleared only by benchmarks measuring the work without the
+// fsyncs.
+var syncShards = true
 
 // Encode erasure-codes the volume datPath/idxPath: it writes the shards
 // dataBase.ec00 .. ec(N-1) in the uniform layout (byte-identical to
@@ -178,6 +182,9 @@ func encodeShards(ctx context.Context, dat *os.File, l Layout, g geometry, dataB
 				if _, err := out.files[k].Write(s.bufs[k]); err != nil {
 					return fmt.Errorf("ec: write shard %d: %w", k, err)
 				}
+				if syncShards {
+					startWriteback(out.files[k], s.ch.shardOff, s.ch.n)
+				}
 				sums[k].write(s.bufs[k])
 				return nil
 			})
@@ -246,6 +253,9 @@ func createTemps(base string, ids []int) (*tempShards, error) {
 
 func (t *tempShards) commit() error {
 	if err := parallel(t.ids, func(id int) error {
+		if !syncShards {
+			return nil
+		}
 		if err := t.files[id].Sync(); err != nil {
 			return fmt.Errorf("ec: sync shard %d: %w", id, err)
 		}

@@ -118,3 +118,21 @@ func (j *Journal) Close() error {
 	j.f = nil
 	return err
 }
+
+// Reset empties the journal and fsyncs it (after its ids were folded into
+// the .ecx). The file stays in place, so this handle stays valid.
+func (j *Journal) Reset() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.f == nil {
+		return fmt.Errorf("ec: journal %s is closed", j.path)
+	}
+	if err := j.f.Truncate(0); err != nil {
+		return fmt.Errorf("ec: reset journal %s: %w", j.path, err)
+	}
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("ec: sync journal %s: %w", j.path, err)
+	}
+	j.size = 0
+	return nil
+}

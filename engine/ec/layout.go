@@ -68,17 +68,22 @@ func (l Layout) Validate() error {
 	if err := validateBlockSize(l.BlockSize); err != nil {
 		return err
 	}
-	if l.DatSize < 0 {
-		return fmt.Errorf("%w: negative dat size %d", ErrLayout, l.DatSize)
+	if l.DatSize < 0 || l.DatSize > MaxDatSize {
+		return fmt.Errorf("%w: dat size %d outside [0, %d]", ErrLayout, l.DatSize, int64(MaxDatSize))
 	}
 	return nil
 }
+
+// MaxDatSize bounds the .dat lengths (and so block and shard sizes) the
+// package accepts: twice the 8 TiB a 5-byte offset addresses. It keeps all
+// offset arithmetic far from overflow on hostile input.
+const MaxDatSize = 16 << 40
 
 func validateBlockSize(bs int64) error {
 	if bs == 0 {
 		return nil
 	}
-	if bs < 0 || bs%SmallBlockSize != 0 {
+	if bs < 0 || bs%SmallBlockSize != 0 || bs > MaxDatSize {
 		return fmt.Errorf("%w: invalid shard block size %d: expected 0 (legacy) or a multiple of %d",
 			ErrLayout, bs, SmallBlockSize)
 	}

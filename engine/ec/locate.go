@@ -124,7 +124,7 @@ func (l Layout) Locate(shardSize, datOffset, size int64) []Interval {
 		}
 		return g.locate(datOffset, size, 0)
 	}
-	if shardSize <= 0 {
+	if shardSize <= 0 || shardSize > MaxDatSize {
 		return nil
 	}
 	return g.locate(datOffset, size, shardSize)

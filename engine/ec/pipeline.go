@@ -59,8 +59,9 @@ type pass struct {
 	fill    func(ctx context.Context, s *bufSet) error
 	compute func(s *bufSet) error
 	drain   func(s *bufSet) error
-	// afterDrain, when set, runs after each chunk is drained (test hook).
-	afterDrain func(seq int)
+	// afterDrain, when set, runs after each chunk is drained; an error
+	// fails the pass (test hook for injected failures).
+	afterDrain func(seq int) error
 }
 
 // run executes the pass. Peak memory is sets*total*c bytes of buffers. It
@@ -75,7 +76,8 @@ func (p pass) run(ctx context.Context, plan []chunk) error {
 	computed := make(chan *bufSet, sets)
 	for i := 0; i < sets; i++ {
 		s := &bufSet{bufs: make([][]byte, p.total), view: make([][]byte, p.total)}
-		backing := make([]byte, int64(p.total)*p.c)
+		backing := getBacking(int64(p.total) * p.c)
+		defer putBacking(backing)
 		for k := range s.bufs {
 			s.bufs[k] = backing[int64(k)*p.c : int64(k+1)*p.c : int64(k+1)*p.c]
 		}
@@ -131,7 +133,9 @@ func (p pass) run(ctx context.Context, plan []chunk) error {
 			if err := p.drain(s); err != nil {
 				fail(err)
 			} else if p.afterDrain != nil {
-				p.afterDrain(seq)
+				if err := p.afterDrain(seq); err != nil {
+					fail(err)
+				}
 			}
 			seq++
 		}
@@ -149,6 +153,21 @@ func (p pass) run(ctx context.Context, plan []chunk) error {
 	}
 	return nil
 }
+
+// backings recycles pass buffers between calls (a fresh 28 MiB set costs
+// page faults and zeroing on every encode). Buffers are handed back only
+// after every stage of the pass has stopped, so no stage still holds one.
+// The pool is emptied by garbage collections, so idle memory is returned.
+var backings sync.Pool
+
+func getBacking(n int64) []byte {
+	if b, ok := backings.Get().(*[]byte); ok && int64(cap(*b)) >= n {
+		return (*b)[:n]
+	}
+	return make([]byte, n)
+}
+
+func putBacking(b []byte) { backings.Put(&b) }
 
 // parallel runs fn(i) for every i in ids concurrently and returns the first
 // error (by position in ids).

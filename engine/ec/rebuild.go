@@ -128,6 +128,7 @@ func RebuildWith(ctx context.Context, l Layout, present map[int]string, missing 
 				if _, err := out.files[id].Write(b); err != nil {
 					return fmt.Errorf("ec: write shard %d: %w", id, err)
 				}
+				startWriteback(out.files[id], s.ch.shardOff, s.ch.n)
 				sums[id].write(b)
 				return nil
 			})
