@@ -90,7 +90,7 @@ func TestHostileIndexAndJournal(t *testing.T) {
 	if err := os.WriteFile(p, rows, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	x, err := OpenIndex(p, 4)
+	x, err = OpenIndex(p, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
