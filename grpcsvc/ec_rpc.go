@@ -35,6 +35,8 @@ func (s *Service) VolumeEcShardsGenerate(ctx context.Context, req *volume_server
 	if err := s.maintenanceErr(); err != nil {
 		return nil, err
 	}
+	// a re-encode drops a mounted generation first
+	defer s.reportEcChanges(s.store.EcVolumes())
 	if err := s.store.EcGenerate(ctx, req.GetVolumeId(), req.GetCollection()); err != nil {
 		return nil, err
 	}
@@ -52,6 +54,7 @@ func (s *Service) VolumeEcShardsRebuild(ctx context.Context, req *volume_server_
 	if err := s.maintenanceErr(); err != nil {
 		return nil, err
 	}
+	defer s.reportEcChanges(s.store.EcVolumes())
 	ids, err := s.store.EcRebuild(ctx, req.GetVolumeId(), req.GetCollection())
 	if err != nil {
 		if len(ids) == 0 {
@@ -286,6 +289,7 @@ func (s *Service) VolumeEcShardsToVolume(ctx context.Context, req *volume_server
 	if req.GetFromStaged() {
 		return nil, fmt.Errorf("staged volume %d: no .dat.copying found on a %s disk", vid, req.GetDiskType())
 	}
+	defer s.reportEcChanges(s.store.EcVolumes())
 	err := s.store.EcToVolume(ctx, vid, req.GetCollection())
 	switch {
 	case err == nil:
