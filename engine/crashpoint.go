@@ -70,4 +70,17 @@ const (
 	// super block is the truth, the .vif follows it
 	stepConfigureDat = "configure: super block rewritten and synced"
 	stepConfigureVif = "configure: .vif replaced, directory synced"
+
+	// EC encode (EcGenerate); renaming the .ecx into place is the commit
+	// point
+	stepEcWiped     = "ec generate: stale EC files removed, directories synced"
+	stepEcEncoded   = "ec generate: shards, .ecsum and temporary .ecx written and synced"
+	stepEcVif       = "ec generate: .vif replaced with the layout"
+	stepEcGenerated = "ec generate: .ecx renamed into place, directory synced"
+
+	// EC decode (EcToVolume); renaming the .dat into place is the commit
+	// point
+	stepDecodeWritten = "ec decode: .dat and .idx written and synced under temporary names"
+	stepDecodeIdx     = "ec decode: .idx renamed into place, directory synced"
+	stepDecodeDat     = "ec decode: .dat renamed into place, directory synced"
 )

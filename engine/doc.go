@@ -210,6 +210,14 @@
 // the super block's. A failed step writes the old byte back (synced),
 // and a .vif replaced all the same is brought in line by the next Open.
 //
+// # Crash stories: erasure coding
+//
+// EcGenerate (encode) and EcToVolume (decode) are told in
+// ecstore_files.go, with their steps in crashpoint.go and their tests in
+// ec_crashpoints_test.go; Encode, Rebuild and a delete's .ecj/.ecx writes
+// in engine/ec's package doc. Destroy keeps the .vif when an .ecx of the
+// same volume shares it (the EC volume's layout lives there).
+//
 // # Locks
 //
 // Lock order, outermost first:

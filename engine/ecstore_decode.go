@@ -88,15 +88,23 @@ func (s *Store) EcToVolume(ctx context.Context, vid uint32, collection string) e
 			return err
 		}
 	}
-	err = os.Rename(datTmp, datPath)
-	if err == nil {
-		err = atomicfile.SyncDir(filepath.Dir(datPath))
-	}
-	if err == nil {
+	if err = reached(stepDecodeWritten); err == nil {
 		err = os.Rename(idxTmp, idxPath)
 	}
 	if err == nil {
 		err = atomicfile.SyncDir(filepath.Dir(idxPath))
+	}
+	if err == nil {
+		err = reached(stepDecodeIdx)
+	}
+	if err == nil {
+		err = os.Rename(datTmp, datPath)
+	}
+	if err == nil {
+		err = atomicfile.SyncDir(filepath.Dir(datPath))
+	}
+	if err == nil {
+		err = reached(stepDecodeDat)
 	}
 	if err == nil {
 		// A .wvx of the old .idx must not be taken for the new one.

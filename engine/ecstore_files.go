@@ -36,11 +36,14 @@ import (
 // The original volume is untouched throughout.
 //
 // Crash story: EcToVolume. The .dat and .idx are written under temporary
-// names (atomicfile.TempName), fsynced, then renamed .dat first, .idx
-// second, each followed by a directory fsync. A crash between the two
-// renames leaves a .dat whose .idx is missing or the old one; the shards
-// and .ecx are kept until the caller deletes them, so the decode can run
-// again.
+// names (atomicfile.TempName) and fsynced; the .vif gains its offset width
+// if it lacked it; then the .idx is renamed into place, its directory
+// fsynced, and the .dat last (the .dat makes the volume, as at create),
+// its directory fsynced. A crash before the .dat's rename leaves no new
+// volume (an .idx without .dat is not opened; when the volume existed,
+// the new .idx describes the same bytes, the decoded .dat being the
+// original's prefix). The shards and .ecx are kept until the caller
+// deletes them, so the decode can run again.
 
 // ecGenTmp is the temporary base the .ecx of a running encode is written
 // under.
@@ -133,6 +136,9 @@ func (s *Store) EcGenerate(ctx context.Context, vid uint32, collection string) e
 			return fmt.Errorf("wipe stale EC files of volume %d on %s: %w", vid, s.locations[d].Dir, err)
 		}
 	}
+	if err := reached(stepEcWiped); err != nil {
+		return err
+	}
 	if err := v.Sync(); err != nil {
 		return err
 	}
@@ -148,6 +154,10 @@ func (s *Store) EcGenerate(ctx context.Context, vid uint32, collection string) e
 		cleanup()
 		return fmt.Errorf("WriteEcFiles %s: %v", dataBase, err)
 	}
+	if err := reached(stepEcEncoded); err != nil {
+		cleanup()
+		return err
+	}
 	info := &vif.Info{Version: uint32(v.Version()), BytesOffset: uint32(v.format.OffsetSize)}
 	if ttl := v.SuperBlock().TTL.Seconds(); ttl > 0 {
 		info.ExpireAtSec = uint64(v.LastModified()) + ttl
@@ -157,11 +167,18 @@ func (s *Store) EcGenerate(ctx context.Context, vid uint32, collection string) e
 		cleanup()
 		return fmt.Errorf("SaveVolumeInfo %s: %v", dataBase, err)
 	}
+	if err := reached(stepEcVif); err != nil {
+		cleanup()
+		return err
+	}
 	if err := os.Rename(indexBase+ecGenTmp+".ecx", indexBase+".ecx"); err != nil {
 		cleanup()
 		return err
 	}
-	return atomicfile.SyncDir(filepath.Dir(indexBase))
+	if err := atomicfile.SyncDir(filepath.Dir(indexBase)); err != nil {
+		return err
+	}
+	return reached(stepEcGenerated)
 }
 
 // EcRebuild regenerates the shards of vid missing on this node from the
