@@ -178,22 +178,43 @@ func holderAddress(loc *master_pb.Location) string {
 
 // client returns a cached connection to holder, dialed through the peer
 // guard.
-func (p *EcPeers) client(holder string) (volume_server_pb.VolumeServerClient, error) {
+// The check (which may resolve a name) runs outside p.mu; of two
+// connections dialed at once the first stored wins. At most maxEcConns are
+// kept: beyond that an arbitrary one is closed to make room (a call still
+// on it fails, and the read moves on to the next holder).
+func (p *EcPeers) client(ctx context.Context, holder string) (volume_server_pb.VolumeServerClient, error) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if c, ok := p.conns[holder]; ok {
+	c, ok := p.conns[holder]
+	p.mu.Unlock()
+	if ok {
 		return volume_server_pb.NewVolumeServerClient(c), nil
 	}
-	if err := p.svc.checkPeer(context.Background(), holder); err != nil {
+	if err := p.svc.checkPeer(ctx, holder); err != nil {
 		return nil, fmt.Errorf("ec shard holder %s: %w", holder, err)
 	}
 	c, err := p.svc.dialPeer(holder)
 	if err != nil {
 		return nil, err
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if old, ok := p.conns[holder]; ok {
+		c.Close()
+		return volume_server_pb.NewVolumeServerClient(old), nil
+	}
+	if len(p.conns) >= maxEcConns {
+		for k, old := range p.conns {
+			old.Close()
+			delete(p.conns, k)
+			break
+		}
+	}
 	p.conns[holder] = c
 	return volume_server_pb.NewVolumeServerClient(c), nil
 }
+
+// maxEcConns bounds the holder connections kept open.
+const maxEcConns = 256
 
 // FetchEcShard reads len(buf) bytes at off of a shard from the first holder
 // that serves them. deleted reports a holder's answer that needle key is
@@ -290,7 +311,7 @@ func (p *EcPeers) relookup(ctx context.Context, vid uint32) (*ecLocations, bool)
 
 // readFrom is one VolumeEcShardRead from holder into buf.
 func (p *EcPeers) readFrom(ctx context.Context, holder string, vid, shard uint32, off int64, buf []byte, key uint64, want int64) (int, bool, error) {
-	c, err := p.client(holder)
+	c, err := p.client(ctx, holder)
 	if err != nil {
 		return 0, false, err
 	}
@@ -365,7 +386,7 @@ func (p *EcPeers) DeleteEcBlob(ctx context.Context, vid uint32, collection strin
 	req := &volume_server_pb.VolumeEcBlobDeleteRequest{VolumeId: vid, Collection: collection, FileKey: key, Version: version}
 	var errs []error
 	for _, h := range targets {
-		c, err := p.client(h)
+		c, err := p.client(ctx, h)
 		if err == nil {
 			cctx, cancel := context.WithTimeout(ctx, ecPeerTimeout)
 			_, err = c.VolumeEcBlobDelete(cctx, req)
