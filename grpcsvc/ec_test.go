@@ -297,16 +297,42 @@ func TestEcCopyBetweenNodes(t *testing.T) {
 	if _, err := src.client.VolumeEcShardsGenerate(ctx, &volume_server_pb.VolumeEcShardsGenerateRequest{VolumeId: 9}); err != nil {
 		t.Skipf("generate: %v", err) // the engine's EC formats may not be in yet
 	}
-	_, err := dst.client.VolumeEcShardsCopy(ctx, &volume_server_pb.VolumeEcShardsCopyRequest{
-		VolumeId: 9, SourceDataNode: "127.0.0.1:1." + src.addr[strings.LastIndexByte(src.addr, ':')+1:], ShardIds: []uint32{0, 5, 13}, CopyEcxFile: true, CopyEcjFile: true, CopyVifFile: true, CopyEcsumFile: true,
-	})
-	if err != nil {
-		t.Fatalf("copy: %v", err)
+	// two needles deleted at the source: its journal lists them
+	if _, err := src.client.VolumeEcShardsMount(ctx, &volume_server_pb.VolumeEcShardsMountRequest{VolumeId: 9, ShardIds: []uint32{0}}); err != nil {
+		t.Fatal(err)
 	}
-	for _, ext := range []string{".ec00", ".ec05", ".ec13", ".ecx", ".vif"} {
-		if a, b := readCopy(t, src, 9, ext), readCopy(t, dst, 9, ext); !bytes.Equal(a, b) {
+	for _, key := range []uint64{3, 17} {
+		if _, err := src.client.VolumeEcBlobDelete(ctx, &volume_server_pb.VolumeEcBlobDeleteRequest{VolumeId: 9, FileKey: key, Version: 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	source := "127.0.0.1:1." + src.addr[strings.LastIndexByte(src.addr, ':')+1:]
+	for round := 0; round < 2; round++ { // a second copy must not grow the journal
+		_, err := dst.client.VolumeEcShardsCopy(ctx, &volume_server_pb.VolumeEcShardsCopyRequest{
+			VolumeId: 9, SourceDataNode: source, ShardIds: []uint32{5, 13}, CopyEcxFile: true, CopyEcjFile: true, CopyVifFile: true, CopyEcsumFile: true,
+		})
+		if err != nil {
+			t.Fatalf("copy %d: %v", round, err)
+		}
+	}
+	for _, ext := range []string{".ec05", ".ec13", ".ecx", ".vif"} {
+		if a, b := readCopy(t, src, 9, ext), readCopy(t, dst, 9, ext); !bytes.Equal(a, b) || len(a) == 0 {
 			t.Errorf("%s: %d bytes at the source, %d at the copy", ext, len(a), len(b))
 		}
+	}
+	var d ecjDecoder
+	if err := d.write(readCopy(t, dst, 9, ".ecj")); err != nil {
+		t.Fatal(err)
+	}
+	if got := d.ids(); len(got) != 2 || len(readCopy(t, dst, 9, ".ecj")) != 16 {
+		t.Errorf("merged journal: ids %v in %d bytes, want 3 and 17 once each", got, len(readCopy(t, dst, 9, ".ecj")))
+	}
+	// the copied shards mount; a copy over a mounted shard is refused
+	if _, err := dst.client.VolumeEcShardsMount(ctx, &volume_server_pb.VolumeEcShardsMountRequest{VolumeId: 9, ShardIds: []uint32{5, 13}}); err != nil {
+		t.Fatalf("mount the copy: %v", err)
+	}
+	if _, err := dst.client.VolumeEcShardsCopy(ctx, &volume_server_pb.VolumeEcShardsCopyRequest{VolumeId: 9, SourceDataNode: source, ShardIds: []uint32{5}}); err == nil {
+		t.Error("a copy over a mounted shard was taken")
 	}
 }
 
