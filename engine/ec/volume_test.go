@@ -198,3 +198,23 @@ func TestDeleteAndJournal(t *testing.T) {
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i] < keys[j] })
 }
+
+func TestReadNeedleCustomRatio(t *testing.T) {
+	dir := t.TempDir()
+	v := genVolume(t, dir, "v", 11<<20+328, utypes.OffsetSize, 23)
+	res := encodeTest(t, v, 6, 3)
+	vol := openTestVolume(t, v, res, 1, 3, 6)
+	var calls atomic.Int64
+	fetch := fileFetcher(v.base, map[int]bool{0: true, 2: true, 5: true}, &calls)
+	for k, rec := range v.live {
+		got, err := vol.ReadNeedle(context.Background(), k, fetch)
+		if err != nil || !bytes.Equal(got, rec) {
+			t.Fatalf("key %x: %v", k, err)
+		}
+	}
+	out := filepath.Join(dir, "d.dat")
+	if err := DecodeDat(context.Background(), res.Layout, presentExcept(v.base, 9, 0, 2, 5), out); err != nil {
+		t.Fatal(err)
+	}
+	sameFile(t, out, v.base+".dat")
+}
