@@ -353,38 +353,46 @@ func (p *EcPeers) readFrom(ctx context.Context, holder string, vid, shard uint32
 	return n, false, nil
 }
 
-// DeleteEcBlob records needle key deleted on the other holders of shard
-// (the needle's first data shard), or, when no other node holds that
-// shard, on the holders of every other shard: upstream's
-// doDeleteNeedleFromAtLeastOneRemoteEcShards. Every holder asked must
-// accept it.
+// DeleteEcBlob records needle key deleted on every other node holding any
+// shard of the volume, the holders of shard (the needle's first data
+// shard) first. It succeeds when at least one of them accepted (or when no
+// other node holds a shard); the errors of all the others are returned
+// only when none did.
+//
+// This is stricter than upstream (doDeleteNeedleFromAtLeastOneRemoteEcShards
+// reaches only the primary shard's holders): the delete then survives the
+// loss of any one node's disk, including the primary holder's, which
+// ec.rebuild would otherwise rebuild without the journal that knew of it.
 func (p *EcPeers) DeleteEcBlob(ctx context.Context, vid uint32, collection string, key uint64, version uint32, shard int) error {
-	var targets []string
+	order := make([]uint32, 0, maxShardID)
 	if shard >= 0 && shard < maxShardID {
-		h, err := p.holders(ctx, vid, uint32(shard))
+		order = append(order, uint32(shard))
+	}
+	for id := uint32(0); id < maxShardID; id++ {
+		if int(id) != shard {
+			order = append(order, id)
+		}
+	}
+	var targets []string
+	seen := map[string]bool{}
+	for _, id := range order {
+		h, err := p.holders(ctx, vid, id)
 		if err != nil {
 			return err
 		}
-		targets = h
-	}
-	if len(targets) == 0 {
-		_, total := p.layout(vid)
-		seen := map[string]bool{}
-		for id := 0; id < min(max(total, 1), maxShardID); id++ {
-			h, err := p.holders(ctx, vid, uint32(id))
-			if err != nil {
-				return err
-			}
-			for _, a := range h {
-				if !seen[a] {
-					seen[a] = true
-					targets = append(targets, a)
-				}
+		for _, a := range h {
+			if !seen[a] {
+				seen[a] = true
+				targets = append(targets, a)
 			}
 		}
 	}
+	if len(targets) == 0 {
+		return nil
+	}
 	req := &volume_server_pb.VolumeEcBlobDeleteRequest{VolumeId: vid, Collection: collection, FileKey: key, Version: version}
 	var errs []error
+	accepted := 0
 	for _, h := range targets {
 		c, err := p.client(ctx, h)
 		if err == nil {
@@ -394,7 +402,15 @@ func (p *EcPeers) DeleteEcBlob(ctx context.Context, vid uint32, collection strin
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("delete ec needle %d.%x on %s: %v", vid, key, h, err))
+			continue
 		}
+		accepted++
+	}
+	if accepted > 0 {
+		if len(errs) > 0 {
+			p.svc.logf("ec delete %d.%x reached %d of %d holders: %v", vid, key, accepted, len(targets), errors.Join(errs...))
+		}
+		return nil
 	}
 	return errors.Join(errs...)
 }

@@ -201,27 +201,48 @@ func TestEcPeersCache(t *testing.T) {
 	}
 }
 
-// TestEcPeersDeleteBlob: the delete goes to the holders of the needle's
-// shard, or, when none holds it, to every holder of the volume once.
+// TestEcPeersDeleteBlob: the delete goes to every other holder of any
+// shard, once each, and succeeds when one of them accepts it.
 func TestEcPeersDeleteBlob(t *testing.T) {
 	a := startHolder(t, "ok", 1001)
 	b := startHolder(t, "ok", 1002)
-	m := &ecLookupMaster{shards: map[uint32][]*master_pb.Location{0: {a.addr}, 1: {a.addr, b.addr}, 2: {b.addr}}}
+	c := startHolder(t, "ok", 1003)
+	m := &ecLookupMaster{shards: map[uint32][]*master_pb.Location{
+		0: {a.addr}, 1: {a.addr, b.addr}, 2: {b.addr}, 9: {c.addr},
+		3: {{Url: "127.0.0.1:18080", GrpcPort: 1}}, // this node: not asked
+	}}
 	mport := serveGRPC(t, func(gs *grpc.Server) { master_pb.RegisterSeaweedServer(gs, m) })
 	e := newEnv(t, func(c *Config) { c.Masters = []string{"127.0.0.1:" + strconv.Itoa(mport) + "." + strconv.Itoa(mport)} })
 	p := e.svc.NewEcPeers()
 	defer p.Close()
 	ctx := ctxT(t)
-	if err := p.DeleteEcBlob(ctx, 9, "", 5, 3, 1); err != nil {
-		t.Fatal(err)
+	for _, shard := range []int{1, 7, -1, 99} {
+		if err := p.DeleteEcBlob(ctx, 9, "", 5, 3, shard); err != nil {
+			t.Fatalf("shard %d: %v", shard, err)
+		}
 	}
-	if a.deletes.Load() != 1 || b.deletes.Load() != 1 {
-		t.Fatalf("shard 1's holders: %d %d deletes", a.deletes.Load(), b.deletes.Load())
+	if a.deletes.Load() != 4 || b.deletes.Load() != 4 || c.deletes.Load() != 4 {
+		t.Fatalf("deletes per holder: %d %d %d, want 4 each", a.deletes.Load(), b.deletes.Load(), c.deletes.Load())
 	}
-	if err := p.DeleteEcBlob(ctx, 9, "", 5, 3, 7); err != nil { // nobody holds shard 7
-		t.Fatal(err)
+	// one holder down: still a success while another accepts
+	dead := &master_pb.Location{Url: "127.0.0.1:1005", GrpcPort: 1}
+	m.mu.Lock()
+	m.shards[10] = []*master_pb.Location{dead}
+	m.mu.Unlock()
+	p.forget(9)
+	p.now = func() time.Time { return time.Now().Add(time.Hour) }
+	if err := p.DeleteEcBlob(ctx, 9, "", 6, 3, 10); err != nil {
+		t.Fatalf("with one holder unreachable: %v", err)
 	}
-	if a.deletes.Load() != 2 || b.deletes.Load() != 2 {
-		t.Fatalf("fallback: %d %d deletes", a.deletes.Load(), b.deletes.Load())
+	if a.deletes.Load() != 5 {
+		t.Fatalf("holder a: %d deletes", a.deletes.Load())
+	}
+	// nobody accepts: the error names them
+	m.mu.Lock()
+	m.shards = map[uint32][]*master_pb.Location{0: {dead}}
+	m.mu.Unlock()
+	p.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+	if err := p.DeleteEcBlob(ctx, 9, "", 6, 3, 0); err == nil || !strings.Contains(err.Error(), "127.0.0.1:1005") {
+		t.Fatalf("no holder accepted: %v", err)
 	}
 }
