@@ -64,7 +64,14 @@ func (s *Store) EcToVolume(ctx context.Context, vid uint32, collection string) e
 	datTmp, idxTmp := atomicfile.TempName(datPath), atomicfile.TempName(idxPath)
 	defer os.Remove(datTmp)
 	defer os.Remove(idxTmp)
-	if err := ec.DecodeDat(ctx, ev.layout, present, datTmp); err != nil {
+	// As upstream, the .dat ends with the last needle the .ecx names:
+	// records past it (tombstones of needles deleted before the encode,
+	// the encode's zero padding) are left out.
+	datSize, err := ec.FindDatFileSize(ev.idxBase+".ecx", ev.width, ev.version)
+	if err != nil {
+		return fmt.Errorf("FindDatFileSize %s: %v", ev.idxBase, err)
+	}
+	if err := ec.DecodeDatN(ctx, ev.layout, present, datTmp, datSize); err != nil {
 		return fmt.Errorf("WriteDatFile %s: %v", datPath, err)
 	}
 	if err := ec.WriteIdxFromEcx(ev.idxBase+".ecx", ev.idxBase+".ecj", idxTmp, ev.width); err != nil {
