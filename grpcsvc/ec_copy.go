@@ -51,8 +51,8 @@ func (s *Service) copyEcFile(req *volume_server_pb.CopyFileRequest, stream volum
 }
 
 // VolumeEcShardsCopy pulls the listed shards of a volume, and on request
-// its .ecx, .ecj (merged into the local journal as a set), .vif and
-// .ecsum, from source_data_node into one disk of this node (disk_id, or
+// its .ecx, .ecj (merged into the local journal as a set, with the keys the
+// source's .ecx tombstones: ecxTombstones), .vif and .ecsum, from source_data_node into one disk of this node (disk_id, or
 // the one the engine picks). Shards are not mounted. The source address
 // is checked as VolumeCopy's is; every failure after it is wrapped in
 // "VolumeEcShardsCopy volume %d: ", as upstream's.
@@ -113,27 +113,35 @@ func (c *ecCopier) run(ctx context.Context, source string, req *volume_server_pb
 	defer conn.Close()
 	c.client = volume_server_pb.NewVolumeServerClient(conn)
 	for _, id := range req.GetShardIds() {
-		if _, err := c.fetch(ctx, shardExt(id), false); err != nil {
+		if _, err := c.fetch(ctx, shardExt(id), false, nil); err != nil {
 			return err
 		}
 	}
+	var tomb *ecxTombstones
+	if req.GetCopyEcjFile() {
+		tomb = newEcxTombstones() // see ecxTombstones: the source's folded deletes
+	}
 	if req.GetCopyEcxFile() {
-		if _, err := c.fetch(ctx, ".ecx", false); err != nil {
+		if _, err := c.fetch(ctx, ".ecx", false, tomb); err != nil {
+			return err
+		}
+	} else if tomb != nil {
+		if err := c.scanEcx(ctx, tomb); err != nil {
 			return err
 		}
 	}
 	if req.GetCopyEcjFile() {
-		if err := c.mergeJournal(ctx); err != nil {
+		if err := c.mergeJournal(ctx, tomb.ids()); err != nil {
 			return err
 		}
 	}
 	if req.GetCopyVifFile() {
-		if _, err := c.fetch(ctx, ".vif", true); err != nil {
+		if _, err := c.fetch(ctx, ".vif", true, nil); err != nil {
 			return err
 		}
 	}
 	if req.GetCopyEcsumFile() {
-		if _, err := c.fetch(ctx, ".ecsum", true); err != nil {
+		if _, err := c.fetch(ctx, ".ecsum", true, nil); err != nil {
 			return fmt.Errorf("copy .ecsum sidecar: %w", err)
 		}
 	}
@@ -152,8 +160,8 @@ func (c *ecCopier) open(ctx context.Context, ext string, optional bool) (volume_
 // the source lacks (no message at all) writes nothing and reports false.
 // The file replaces the local one only once complete (Commit); a failed
 // copy leaves the old one. An .ecx of 0 bytes is refused: it would only
-// fail the mount later.
-func (c *ecCopier) fetch(ctx context.Context, ext string, optional bool) (bool, error) {
+// fail the mount later. tomb, when set, also reads the bytes (an .ecx's).
+func (c *ecCopier) fetch(ctx context.Context, ext string, optional bool, tomb *ecxTombstones) (bool, error) {
 	stream, err := c.open(ctx, ext, optional)
 	if err != nil {
 		return false, fmt.Errorf("copy %s: %w", ext, err)
@@ -185,6 +193,11 @@ func (c *ecCopier) fetch(ctx context.Context, ext string, optional bool) (bool, 
 			return false, fmt.Errorf("write %s: %w", ext, err)
 		}
 		size += int64(len(data))
+		if tomb != nil {
+			if err := tomb.write(data); err != nil {
+				return false, fmt.Errorf("copy %s: %w", ext, err)
+			}
+		}
 		if err := c.pace.wait(ctx, len(data)); err != nil {
 			return false, err
 		}
@@ -208,10 +221,35 @@ func (c *ecCopier) fetch(ctx context.Context, ext string, optional bool) (bool, 
 	return true, nil
 }
 
+// scanEcx reads the peer's .ecx (if it has one) into tomb without
+// keeping the file.
+func (c *ecCopier) scanEcx(ctx context.Context, tomb *ecxTombstones) error {
+	stream, err := c.open(ctx, ".ecx", true)
+	if err != nil {
+		return fmt.Errorf("start reading .ecx: %w", err)
+	}
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read .ecx: %w", err)
+		}
+		if err := tomb.write(msg.GetFileContent()); err != nil {
+			return fmt.Errorf("read .ecx: %w", err)
+		}
+		if err := c.pace.wait(ctx, len(msg.GetFileContent())); err != nil {
+			return err
+		}
+	}
+}
+
 // mergeJournal reads the peer's .ecj (if it has one) into its distinct
-// ids and adds those the local journal lacks: the journal is a set, and
-// appending it whole would grow it each time a shard moves.
-func (c *ecCopier) mergeJournal(ctx context.Context) error {
+// ids and adds those the local journal lacks, with extra (the tombstones
+// of the peer's .ecx): the journal is a set, and appending it whole would
+// grow it each time a shard moves.
+func (c *ecCopier) mergeJournal(ctx context.Context, extra []uint64) error {
 	stream, err := c.open(ctx, ".ecj", true)
 	if err != nil {
 		return fmt.Errorf("start copying .ecj: %w", err)
@@ -236,7 +274,10 @@ func (c *ecCopier) mergeJournal(ctx context.Context) error {
 			return err
 		}
 	}
-	if !found {
+	for _, id := range extra {
+		d.add(id)
+	}
+	if !found && len(extra) == 0 {
 		return nil
 	}
 	if err := c.svc.store.EcMergeJournal(c.disk, c.vid, c.coll, d.ids()); err != nil {
