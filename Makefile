@@ -62,19 +62,20 @@ parity: $(WEED) build
 
 # A few seconds of each fuzz target beyond its seed corpus.
 FUZZ_TARGETS := ./engine/needle:FuzzDecode ./engine/needle:FuzzParseKeyCookie ./engine/superblock:FuzzDecode \
-                ./engine/idx:FuzzDecode ./engine/vif:FuzzDecode ./httpfast:FuzzParseManifest ./httpfast:FuzzAppendUploadResult ./httpfast:FuzzAppendDisposition ./httpfast:FuzzClassifyBlock ./httpfast:FuzzChunkScanner
+                ./engine/idx:FuzzDecode ./engine/vif:FuzzDecode ./httpfast:FuzzParseManifest ./httpfast:FuzzAppendUploadResult ./httpfast:FuzzAppendDisposition ./httpfast:FuzzClassifyBlock ./httpfast:FuzzChunkScanner \
+                ./engine/ec:FuzzJournal ./engine/ec:FuzzSums ./engine/ec:FuzzLocate
 # A fixed number of inputs, not a duration: on a loaded machine an input
 # can outlast a timed run's end, which Go's fuzzer reports as a failure
 # ("context deadline exceeded"; it happened to FuzzAppendUploadResult in CI).
 FUZZTIME ?= 20000x
-# The mmapidx targets write files per input: fewer of them.
+# The targets that write a file per input (mmapidx, the .ecx): fewer inputs.
 FUZZCOUNT_FILES ?= 3000x
 fuzz-smoke:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "fuzz $$pkg $$fn"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; done
-	@for pkg in ./mmapidx; do \
-	  for fn in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	@for t in ./mmapidx: ./engine/ec:FuzzIndex; do pkg=$${t%%:*}; only=$${t##*:}; \
+	  for fn in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' | grep "$$only"); do \
 	    echo "fuzz $$pkg $$fn"; $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZCOUNT_FILES) $$pkg || exit 1; done; done
 
 # 100 SIGKILL/restart cycles of weedvol under load, with tail cuts
