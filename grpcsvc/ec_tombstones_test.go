@@ -47,3 +47,53 @@ func TestEcxTombstones(t *testing.T) {
 		}
 	}
 }
+
+// FuzzEcxTombstones: any bytes, cut anywhere, give the same answer as in
+// one piece, and the keys found are ascending.
+func FuzzEcxTombstones(f *testing.F) {
+	f.Add(ecxFile(16, []uint64{1, 2, 3}, []int32{-1, 5, -1}), 5)
+	f.Add(ecxFile(17, []uint64{1, 9}, []int32{4, -1}), 16)
+	f.Add([]byte{1, 2, 3}, 1)
+	f.Fuzz(func(t *testing.T, b []byte, cut int) {
+		whole := newEcxTombstones()
+		if err := whole.write(b); err != nil {
+			return
+		}
+		parts := newEcxTombstones()
+		cut = max(cut%max(len(b), 1), 0)
+		if parts.write(b[:cut]) != nil || parts.write(b[cut:]) != nil {
+			t.Fatal("a piecewise write failed where the whole one did not")
+		}
+		got := parts.ids()
+		if !slices.Equal(got, whole.ids()) {
+			t.Fatalf("cut at %d: %v, whole: %v", cut, got, whole.ids())
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i] <= got[i-1] {
+				t.Fatalf("keys not ascending: %v", got)
+			}
+		}
+	})
+}
+
+// FuzzEcjDecoder: any journal, cut anywhere, decodes to the same distinct
+// ids as in one piece.
+func FuzzEcjDecoder(f *testing.F) {
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 7, 1}, 3)
+	f.Fuzz(func(t *testing.T, b []byte, cut int) {
+		var whole, parts ecjDecoder
+		if whole.write(b) != nil {
+			return
+		}
+		cut = max(cut%max(len(b), 1), 0)
+		if parts.write(b[:cut]) != nil || parts.write(b[cut:]) != nil {
+			t.Fatal("a piecewise write failed")
+		}
+		if !slices.Equal(whole.ids(), parts.ids()) {
+			t.Fatalf("cut at %d: %v vs %v", cut, parts.ids(), whole.ids())
+		}
+		if len(whole.ids()) > len(b)/8 {
+			t.Fatalf("%d ids from %d bytes", len(whole.ids()), len(b))
+		}
+	})
+}
