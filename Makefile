@@ -63,7 +63,7 @@ parity: $(WEED) build
 # A few seconds of each fuzz target beyond its seed corpus.
 FUZZ_TARGETS := ./engine/needle:FuzzDecode ./engine/needle:FuzzParseKeyCookie ./engine/superblock:FuzzDecode \
                 ./engine/idx:FuzzDecode ./engine/vif:FuzzDecode ./httpfast:FuzzParseManifest ./httpfast:FuzzAppendUploadResult ./httpfast:FuzzAppendDisposition ./httpfast:FuzzClassifyBlock ./httpfast:FuzzChunkScanner \
-                ./engine/ec:FuzzJournal ./engine/ec:FuzzSums ./engine/ec:FuzzLocate
+                ./engine/ec:FuzzJournal ./engine/ec:FuzzSums ./engine/ec:FuzzLocate ./grpcsvc:FuzzEcxTombstones ./grpcsvc:FuzzEcjDecoder
 # A fixed number of inputs, not a duration: on a loaded machine an input
 # can outlast a timed run's end, which Go's fuzzer reports as a failure
 # ("context deadline exceeded"; it happened to FuzzAppendUploadResult in CI).
