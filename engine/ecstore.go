@@ -482,3 +482,60 @@ func (s *Store) closeEc() error {
 	}
 	return err
 }
+
+// EcOrphan is shards of an EC volume found on one disk with no .ecx on
+// any disk of the node, so they cannot be mounted (EcMissingIndex).
+type EcOrphan struct {
+	ID         uint32
+	Collection string
+	Disk       int
+	Shards     []uint32 // ascending
+}
+
+// EcMissingIndex lists the shard files whose volume has no .ecx anywhere
+// on this node (upstream's CollectEcVolumesMissingIndex): VolumeEcShardsMount
+// with recover_missing_index fetches the index from a peer, then mounts
+// them.
+func (s *Store) EcMissingIndex() []EcOrphan {
+	type key struct {
+		collection string
+		id         uint32
+		disk       int
+	}
+	found := map[key][]uint32{}
+	var order []key
+	for d, l := range s.locations {
+		entries, err := os.ReadDir(l.Dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if !e.Type().IsRegular() {
+				continue
+			}
+			base, shard, ok := ecShardName(e.Name())
+			if !ok {
+				continue
+			}
+			collection, id, ok := ParseBaseName(base)
+			if !ok {
+				continue
+			}
+			k := key{collection, id, d}
+			if _, seen := found[k]; !seen {
+				order = append(order, k)
+			}
+			found[k] = append(found[k], uint32(shard))
+		}
+	}
+	var out []EcOrphan
+	for _, k := range order {
+		if _, d := s.findEcx(BaseName(k.collection, k.id), k.disk); d >= 0 {
+			continue
+		}
+		shards := found[k]
+		sort.Slice(shards, func(i, j int) bool { return shards[i] < shards[j] })
+		out = append(out, EcOrphan{ID: k.id, Collection: k.collection, Disk: k.disk, Shards: shards})
+	}
+	return out
+}

@@ -318,3 +318,26 @@ func TestEcStoreRefusesHostileNames(t *testing.T) {
 		t.Fatalf("an aborted receive touched the shard: %d %v", len(b), err)
 	}
 }
+
+func TestEcMissingIndex(t *testing.T) {
+	f := newEcFixture(t, 2, 10)
+	if err := f.s.EcGenerate(context.Background(), 7, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.s.EcMissingIndex(); len(got) != 0 {
+		t.Fatalf("with the .ecx: %+v", got)
+	}
+	from, to := filepath.Join(f.dirs[0], "c_7"), filepath.Join(f.dirs[1], "c_7")
+	for _, i := range []int{3, 9} {
+		if err := os.Rename(ec.ShardFileName(from, i), ec.ShardFileName(to, i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(from + ".ecx"); err != nil {
+		t.Fatal(err)
+	}
+	got := f.s.EcMissingIndex()
+	if len(got) != 2 || got[0].Disk != 0 || len(got[0].Shards) != 12 || got[1].Disk != 1 || fmt.Sprint(got[1].Shards) != "[3 9]" || got[1].Collection != "c" || got[1].ID != 7 {
+		t.Fatalf("orphans: %+v", got)
+	}
+}

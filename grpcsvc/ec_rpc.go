@@ -135,6 +135,9 @@ func (s *Service) VolumeEcShardsMount(ctx context.Context, req *volume_server_pb
 	}
 	before := s.store.EcVolumes()
 	defer s.reportEcChanges(before)
+	if req.GetRecoverMissingIndex() {
+		s.recoverMissingEcIndexes(ctx, vid)
+	}
 	for _, id := range req.GetShardIds() {
 		if id >= maxShardID {
 			return nil, fmt.Errorf("mount %d.%d: shard id out of range", vid, id)
