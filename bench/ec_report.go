@@ -44,7 +44,7 @@ func (r *report) ecMarkdown() string {
 	p("- machine: %s; servers, masters and load generator share it, over loopback\n", machine())
 	p("- fixture: one volume, %s of .dat, %d needles written through upstream `weed volume`: %d of 4 KB (every even key) and %d of 4 KB-256 KB (log-uniform), each needle's content derived from its key; each server gets a synced copy of the same files, under a master of its own\n",
 		mib(fx.DatSize), fx.Keys, fx.Small, int(fx.Keys)-fx.Small)
-	p("- steps, as `weed shell` drives them over gRPC, on one server holding every shard (10 data + 4 parity): VolumeMarkReadonly, then **encode** = VolumeEcShardsGenerate timed (page cache dropped first when run as root; peak RSS = the server's VmHWM, reset through /proc/PID/clear_refs just before); VolumeEcShardsMount of the 14 shards; **rebuild** = VolumeEcShardsUnmount + VolumeEcShardsDelete of shard(s) %v, page cache dropped, VolumeEcShardsRebuild timed, the rebuilt files compared with the SHA-256 of the encoded ones, mounted again; the same with shards %v (2 data, 2 parity)\n",
+	p("- steps, as `weed shell` drives them over gRPC, on one server holding every shard (10 data + 4 parity): VolumeMarkReadonly, then **encode** = VolumeEcShardsGenerate timed (page cache dropped first when run as root; the encode + sync(2) row adds the writeback of what the server left dirty, since upstream does not fsync the shards and weedvol does; peak RSS = the server's VmHWM, reset through /proc/PID/clear_refs just before); VolumeEcShardsMount of the 14 shards; **rebuild** = VolumeEcShardsUnmount + VolumeEcShardsDelete of shard(s) %v, page cache dropped, VolumeEcShardsRebuild timed, the rebuilt files compared with the SHA-256 of the encoded ones, mounted again; the same with shards %v (2 data, 2 parity)\n",
 		ecRebuildOne, ecRebuildFour)
 	p("- **reads**: VolumeUnmount of the volume, so that every read goes through the shards, and the shards and .ecx read once into the page cache (both servers read warm); %d clients GET random 4 KB needles in closed loop for %v after a warm-up (every body compared byte for byte); then VolumeEcShardsUnmount + VolumeEcShardsDelete of data shard %d and the same reads again, **degraded**: a needle on the missing shard is reconstructed from the others on the fly. %d round(s), order alternating; every figure is the median of the rounds\n\n",
 		r.cfg.ecClients, r.cfg.ecWindow, ecDegradedShard, r.cfg.ecRounds)
@@ -94,6 +94,7 @@ func (r *report) ecMarkdown() string {
 			return fmt.Sprintf("%.0f", v)
 		}, +1},
 		{"encode time", func(s *ecStats) float64 { return s.encode.Seconds() }, secs, -1},
+		{"encode + sync(2): shards on disk", func(s *ecStats) float64 { return s.encodeDurable.Seconds() }, secs, -1},
 		{"rebuild 1 shard", func(s *ecStats) float64 { return s.rebuild1.Seconds() }, secs, -1},
 		{"rebuild 4 shards", func(s *ecStats) float64 { return s.rebuild4.Seconds() }, secs, -1},
 		{"peak RSS during encode", func(s *ecStats) float64 { return float64(s.rssPeak) }, func(v float64) string {
