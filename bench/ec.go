@@ -9,7 +9,7 @@ package main
 // needle's content derived from its key) is written once through upstream
 // `weed volume` and kept under -cache. Each contender, each round, gets a
 // synced copy of its files in a fresh directory under a master of its own
-// (every port, gRPC included, between 19000 and 21999), and the bench then:
+// (every port, gRPC included, below 22000: startCluster), and the bench then:
 //
 //  1. marks the volume read-only (as ec.encode does first), drops the page
 //     cache when it runs as root, resets the server's peak RSS
@@ -37,8 +37,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -55,8 +53,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
-
-	"github.com/weedvol/weedvol/internal/weedproc"
 )
 
 const (
@@ -121,87 +117,6 @@ type ecFixture struct {
 // ecShardExt is the file extension of shard i.
 func ecShardExt(i int) string { return fmt.Sprintf(".ec%02d", i) }
 
-// ecPortSeq walks 19000-21999 from a point that depends on the process, so
-// that two benches started together seldom try the same ports.
-var ecPortSeq atomic.Int64
-
-func init() { ecPortSeq.Store(int64(os.Getpid() % 3000)) }
-
-// ecFreePort returns a port between 19000 and 21999 free on 127.0.0.1.
-func ecFreePort() (int, error) {
-	for tries := 0; tries < 3000; tries++ {
-		p := 19000 + int(ecPortSeq.Add(1)%3000)
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		if err != nil {
-			continue
-		}
-		l.Close()
-		return p, nil
-	}
-	return 0, errors.New("no free port between 19000 and 21999")
-}
-
-// ecStartCluster starts an upstream master with its metadata in dir/master
-// and bin as a volume server serving dataDir, logging into dir, every port
-// explicit and between 19000 and 21999, and waits until the master lists
-// the volume server.
-func ecStartCluster(weed, bin, dir, dataDir string, volArgs []string) (*cluster, error) {
-	var ports [4]int // master HTTP, master gRPC, volume HTTP, volume gRPC
-	for i := range ports {
-		p, err := ecFreePort()
-		if err != nil {
-			return nil, err
-		}
-		ports[i] = p
-	}
-	mdir := filepath.Join(dir, "master")
-	if err := os.MkdirAll(mdir, 0o755); err != nil {
-		return nil, err
-	}
-	master, err := weedproc.Start("master", weed, filepath.Join(mdir, "master.log"), ports[0], "master",
-		"-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-port="+strconv.Itoa(ports[0]), "-port.grpc="+strconv.Itoa(ports[1]),
-		"-mdir="+mdir, "-peers=none", "-defaultReplication=000", "-telemetry=false", "-vacuumIntervalSeconds=86400")
-	if err != nil {
-		return nil, err
-	}
-	track(master)
-	if err := master.WaitHTTP("/cluster/status", 60*time.Second); err != nil {
-		master.Stop()
-		return nil, err
-	}
-	argv := append([]string{"volume", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-		"-port=" + strconv.Itoa(ports[2]), "-port.grpc=" + strconv.Itoa(ports[3]),
-		"-dir=" + dataDir, "-max=8", "-mserver=" + master.Addr() + "." + strconv.Itoa(ports[1]),
-		"-preStopSeconds=0"}, volArgs...)
-	v, err := weedproc.Start("volume", bin, filepath.Join(dir, "volume.log"), ports[2], argv...)
-	if err != nil {
-		master.Stop()
-		return nil, err
-	}
-	track(v)
-	c := &cluster{master: master, volume: v, grpcAddr: "127.0.0.1:" + strconv.Itoa(ports[3])}
-	if err := v.WaitHTTP("/status", 60*time.Second); err != nil {
-		c.stop()
-		return nil, err
-	}
-	want := []byte(`"` + v.Addr())
-	for deadline := time.Now().Add(60 * time.Second); ; {
-		resp, err := http.Get("http://" + master.Addr() + "/dir/status")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if bytes.Contains(b, want) {
-				return c, nil
-			}
-		}
-		if time.Now().After(deadline) || v.Exited() {
-			c.stop()
-			return nil, fmt.Errorf("%s did not register with the master (log %s)", bin, v.LogPath())
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // ecBuildFixture returns the fixture for cfg.ecSize, building it under
 // cfg.cache through upstream `weed volume` when it is not there yet.
 func ecBuildFixture(cfg config) (ecFixture, error) {
@@ -220,7 +135,7 @@ func ecBuildFixture(cfg config) (ecFixture, error) {
 		return fx, err
 	}
 	fmt.Fprintf(os.Stderr, "ec fixture: writing %d MB through upstream into %s\n", cfg.ecSize>>20, root)
-	c, err := ecStartCluster(cfg.weed, cfg.weed, root, fx.Dir, nil)
+	c, err := startCluster(cfg.weed, cfg.weed, root, fx.Dir, nil)
 	if err != nil {
 		return fx, err
 	}
@@ -526,7 +441,7 @@ func ecRun(cfg config, round int, c contender, fx ecFixture) (*ecStats, error) {
 	if err != nil {
 		return nil, err
 	}
-	cl, err := ecStartCluster(cfg.weed, c.bin, dir, data, c.args)
+	cl, err := startCluster(cfg.weed, c.bin, dir, data, c.args)
 	if err != nil {
 		return nil, err
 	}

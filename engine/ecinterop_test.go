@@ -40,6 +40,38 @@ func allShardIDs() []uint32 {
 	return ids
 }
 
+// startUpstream runs upstream's master (with masterArgs) and `weed volume`
+// on vdir, both stopped when the test ends.
+func startUpstream(t *testing.T, weed, mdir, vdir, logDir string, masterArgs ...string) (master, vol *weedproc.Process) {
+	t.Helper()
+	master, err := weedproc.StartMaster(weed, mdir, masterArgs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { master.Stop() })
+	vol, err = weedproc.StartVolume(weed, vdir, logDir, master.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { vol.Stop() })
+	return master, vol
+}
+
+// checkNeedle fails the test unless a read of needle name gave want, or,
+// when deleted, reported it deleted or absent.
+func checkNeedle(t *testing.T, what, name string, n *needle.Needle, err error, want []byte, deleted bool) {
+	t.Helper()
+	if deleted {
+		if !errors.Is(err, engine.ErrDeleted) && !errors.Is(err, engine.ErrNotFound) {
+			t.Fatalf("%s: deleted %s reads back: %v (%d bytes)", what, name, err, len(n.Data))
+		}
+		return
+	}
+	if err != nil || !bytes.Equal(n.Data, want) {
+		t.Fatalf("%s: %s: %v (%d bytes, want %d)", what, name, err, len(n.Data), len(want))
+	}
+}
+
 // TestEcFilesWrittenByUpstream has upstream `weed volume` encode a volume
 // and record a delete in its .ecj; the engine then mounts the shards,
 // reads every needle, rebuilds four lost shards byte-identical to
@@ -52,16 +84,7 @@ func TestEcFilesWrittenByUpstream(t *testing.T) {
 			mdir, vdir := filepath.Join(root, "m"), filepath.Join(root, "v")
 			os.MkdirAll(mdir, 0o755)
 			os.MkdirAll(vdir, 0o755)
-			master, err := weedproc.StartMaster(weed, mdir, "-volumeSizeLimitMB=64")
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer master.Stop()
-			vol, err := weedproc.StartVolume(weed, vdir, root, master.Addr())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer vol.Stop()
+			_, vol := startUpstream(t, weed, mdir, vdir, root, "-volumeSizeLimitMB=64")
 
 			// The volume is allocated on the server directly, not grown by
 			// the master: a loaded machine can keep the master's growth "in
@@ -113,6 +136,7 @@ func TestEcFilesWrittenByUpstream(t *testing.T) {
 			base := filepath.Join(vdir, strconv.Itoa(int(vid)))
 			orig := map[int][]byte{}
 			for i := 0; i < 14; i++ {
+				var err error
 				if orig[i], err = os.ReadFile(ec.ShardFileName(base, i)); err != nil {
 					t.Fatal(err)
 				}
@@ -135,15 +159,7 @@ func TestEcFilesWrittenByUpstream(t *testing.T) {
 				for _, u := range ups {
 					var n needle.Needle
 					_, err := store.EcRead(ctx, vid, &n, u.key, u.ck, engine.ReadOptions{})
-					if deleted[u.key] {
-						if !errors.Is(err, engine.ErrDeleted) && !errors.Is(err, engine.ErrNotFound) {
-							t.Fatalf("%s: deleted %s: %v", what, u.fid, err)
-						}
-						continue
-					}
-					if err != nil || !bytes.Equal(n.Data, u.data) {
-						t.Fatalf("%s: %s: %v (%d bytes, want %d)", what, u.fid, err, len(n.Data), len(u.data))
-					}
+					checkNeedle(t, what, u.fid, &n, err, u.data, deleted[u.key])
 				}
 			}
 			check("upstream's shards")
@@ -175,15 +191,7 @@ func TestEcFilesWrittenByUpstream(t *testing.T) {
 			for _, u := range ups {
 				var n needle.Needle
 				_, err := v.Read(&n, u.key, u.ck, nil, engine.ReadOptions{})
-				if deleted[u.key] {
-					if !errors.Is(err, engine.ErrDeleted) && !errors.Is(err, engine.ErrNotFound) {
-						t.Fatalf("decoded: deleted %s: %v", u.fid, err)
-					}
-					continue
-				}
-				if err != nil || !bytes.Equal(n.Data, u.data) {
-					t.Fatalf("decoded %s: %v", u.fid, err)
-				}
+				checkNeedle(t, "decoded", u.fid, &n, err, u.data, deleted[u.key])
 			}
 		})
 	}
@@ -253,16 +261,7 @@ func TestUpstreamServesEcFilesWrittenByEngine(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			master, err := weedproc.StartMaster(weed, mdir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer master.Stop()
-			vol, err := weedproc.StartVolume(weed, vdir, root, master.Addr())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer vol.Stop()
+			_, vol := startUpstream(t, weed, mdir, vdir, root)
 			check := func(what string) {
 				t.Helper()
 				for _, x := range all {
@@ -313,15 +312,7 @@ func TestUpstreamServesEcFilesWrittenByEngine(t *testing.T) {
 			for _, x := range all {
 				var n needle.Needle
 				_, err := v.Read(&n, x.key, x.cookie, nil, engine.ReadOptions{})
-				if x.deleted {
-					if !errors.Is(err, engine.ErrDeleted) && !errors.Is(err, engine.ErrNotFound) {
-						t.Fatalf("upstream's decode: deleted needle %d reads back: %v (%d bytes)", x.key, err, len(n.Data))
-					}
-					continue
-				}
-				if err != nil || !bytes.Equal(n.Data, x.data) {
-					t.Fatalf("upstream's decode: needle %d: %v", x.key, err)
-				}
+				checkNeedle(t, "upstream's decode", fmt.Sprintf("needle %d", x.key), &n, err, x.data, x.deleted)
 			}
 		})
 	}

@@ -92,9 +92,9 @@ func exists(path string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
-// findEcx finds the .ecx of base: in disk prefer's index then data
-// directory first, then in every other disk's. disk is -1 when none has it.
-func (s *Store) findEcx(base string, prefer int) (idxBase string, disk int) {
+// diskOrder lists the disks (indexes into locations) with prefer first
+// when it is one (>= 0), then the others in order.
+func (s *Store) diskOrder(prefer int) []int {
 	order := make([]int, 0, len(s.locations))
 	if prefer >= 0 {
 		order = append(order, prefer)
@@ -104,7 +104,13 @@ func (s *Store) findEcx(base string, prefer int) (idxBase string, disk int) {
 			order = append(order, i)
 		}
 	}
-	for _, d := range order {
+	return order
+}
+
+// findEcx finds the .ecx of base: in disk prefer's index then data
+// directory first, then in every other disk's. disk is -1 when none has it.
+func (s *Store) findEcx(base string, prefer int) (idxBase string, disk int) {
+	for _, d := range s.diskOrder(prefer) {
 		for _, dir := range []string{s.idxDirOf(d), s.locations[d].Dir} {
 			p := filepath.Join(dir, base)
 			if exists(p + ".ecx") {
@@ -117,13 +123,8 @@ func (s *Store) findEcx(base string, prefer int) (idxBase string, disk int) {
 
 // findShard finds shard file of base: prefer's data directory first.
 func (s *Store) findShard(base string, shard, prefer int) (path string, disk int) {
-	if prefer >= 0 {
-		if p := ec.ShardFileName(filepath.Join(s.locations[prefer].Dir, base), shard); exists(p) {
-			return p, prefer
-		}
-	}
-	for d, l := range s.locations {
-		if p := ec.ShardFileName(filepath.Join(l.Dir, base), shard); exists(p) {
+	for _, d := range s.diskOrder(prefer) {
+		if p := ec.ShardFileName(filepath.Join(s.locations[d].Dir, base), shard); exists(p) {
 			return p, d
 		}
 	}
@@ -428,21 +429,16 @@ func ecShardName(name string) (base string, shard int, ok bool) {
 	return name[:i], n, true
 }
 
-// loadEcVolumes mounts, at start-up, every shard found in the store's
-// data directories whose volume has an .ecx on the node, as upstream's
-// volume server does. A volume that fails is logged and skipped.
-func (s *Store) loadEcVolumes() {
-	type key struct {
-		collection string
-		id         uint32
-	}
-	found := map[key][]uint32{}
-	var order []key
-	for _, l := range s.locations {
+// listEcShards groups the shard files in the store's data directories by
+// volume and disk, in directory listing order, shards ascending.
+func (s *Store) listEcShards() []EcOrphan {
+	var out []EcOrphan
+	for d, l := range s.locations {
 		entries, err := os.ReadDir(l.Dir)
 		if err != nil {
 			continue
 		}
+		at := map[string]int{} // base -> index in out
 		for _, e := range entries {
 			if !e.Type().IsRegular() {
 				continue
@@ -455,12 +451,37 @@ func (s *Store) loadEcVolumes() {
 			if !ok {
 				continue
 			}
-			k := key{collection, id}
-			if _, seen := found[k]; !seen {
-				order = append(order, k)
+			i, seen := at[base]
+			if !seen {
+				i = len(out)
+				at[base] = i
+				out = append(out, EcOrphan{ID: id, Collection: collection, Disk: d})
 			}
-			found[k] = append(found[k], uint32(shard))
+			out[i].Shards = append(out[i].Shards, uint32(shard))
 		}
+	}
+	for _, o := range out {
+		sort.Slice(o.Shards, func(i, j int) bool { return o.Shards[i] < o.Shards[j] })
+	}
+	return out
+}
+
+// loadEcVolumes mounts, at start-up, every shard found in the store's
+// data directories whose volume has an .ecx on the node, as upstream's
+// volume server does. A volume that fails is logged and skipped.
+func (s *Store) loadEcVolumes() {
+	type key struct {
+		collection string
+		id         uint32
+	}
+	found := map[key][]uint32{}
+	var order []key
+	for _, o := range s.listEcShards() {
+		k := key{o.Collection, o.ID}
+		if _, seen := found[k]; !seen {
+			order = append(order, k)
+		}
+		found[k] = append(found[k], o.Shards...)
 	}
 	s.ec.mu.Lock()
 	defer s.ec.mu.Unlock()
@@ -483,8 +504,9 @@ func (s *Store) closeEc() error {
 	return err
 }
 
-// EcOrphan is shards of an EC volume found on one disk with no .ecx on
-// any disk of the node, so they cannot be mounted (EcMissingIndex).
+// EcOrphan is the shard files of an EC volume found on one disk; those
+// EcMissingIndex returns have no .ecx on any disk of the node, so they
+// cannot be mounted.
 type EcOrphan struct {
 	ID         uint32
 	Collection string
@@ -497,45 +519,11 @@ type EcOrphan struct {
 // with recover_missing_index fetches the index from a peer, then mounts
 // them.
 func (s *Store) EcMissingIndex() []EcOrphan {
-	type key struct {
-		collection string
-		id         uint32
-		disk       int
-	}
-	found := map[key][]uint32{}
-	var order []key
-	for d, l := range s.locations {
-		entries, err := os.ReadDir(l.Dir)
-		if err != nil {
-			continue
-		}
-		for _, e := range entries {
-			if !e.Type().IsRegular() {
-				continue
-			}
-			base, shard, ok := ecShardName(e.Name())
-			if !ok {
-				continue
-			}
-			collection, id, ok := ParseBaseName(base)
-			if !ok {
-				continue
-			}
-			k := key{collection, id, d}
-			if _, seen := found[k]; !seen {
-				order = append(order, k)
-			}
-			found[k] = append(found[k], uint32(shard))
-		}
-	}
 	var out []EcOrphan
-	for _, k := range order {
-		if _, d := s.findEcx(BaseName(k.collection, k.id), k.disk); d >= 0 {
-			continue
+	for _, o := range s.listEcShards() {
+		if _, d := s.findEcx(BaseName(o.Collection, o.ID), o.Disk); d < 0 {
+			out = append(out, o)
 		}
-		shards := found[k]
-		sort.Slice(shards, func(i, j int) bool { return shards[i] < shards[j] })
-		out = append(out, EcOrphan{ID: k.id, Collection: k.collection, Disk: k.disk, Shards: shards})
 	}
 	return out
 }

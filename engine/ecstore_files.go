@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/weedvol/weedvol/atomicfile"
@@ -446,16 +445,7 @@ func (s *Store) EcOpenFile(vid uint32, collection, ext string) (*os.File, error)
 	if ev := s.ecGet(vid); ev != nil {
 		prefer = ev.idxDisk
 	}
-	order := []int{}
-	if prefer >= 0 {
-		order = append(order, prefer)
-	}
-	for d := range s.locations {
-		if d != prefer {
-			order = append(order, d)
-		}
-	}
-	for _, d := range order {
+	for _, d := range s.diskOrder(prefer) {
 		for _, dir := range []string{s.ecFileDir(d, ext), s.locations[d].Dir, s.idxDirOf(d)} {
 			f, err := openNoFollow(filepath.Join(dir, base)+ext, os.O_RDONLY, 0)
 			if err == nil {
@@ -467,13 +457,4 @@ func (s *Store) EcOpenFile(vid uint32, collection, ext string) (*os.File, error)
 		}
 	}
 	return nil, os.ErrNotExist
-}
-
-// shardIDs renders ids for error texts.
-func shardIDs(ids []int) string {
-	parts := make([]string, len(ids))
-	for i, id := range ids {
-		parts[i] = strconv.Itoa(id)
-	}
-	return strings.Join(parts, ",")
 }

@@ -130,23 +130,9 @@ func reconstructData(ctx context.Context, l Layout, g geometry, files map[int]*o
 	dataIDs := seqIDs(l.DataShards)
 	p := pass{
 		total: l.Total(), c: DefaultBufferSize, sets: pipelineSets,
-		fill: func(_ context.Context, s *bufSet) error {
-			return parallel(inputs, func(id int) error {
-				return readFull(files[id], id, s.bufs[id], s.ch.shardOff)
-			})
-		},
+		fill: readInputs(files, inputs),
 		compute: func(s *bufSet) error {
-			for i := range s.view {
-				switch {
-				case isInput[i]:
-					s.view[i] = s.bufs[i]
-				case required[i]:
-					s.view[i] = s.bufs[i][:0]
-				default:
-					s.view[i] = nil
-				}
-			}
-			if err := enc.ReconstructSome(s.view, required); err != nil {
+			if err := reconstructSet(enc, s, isInput, required); err != nil {
 				return fmt.Errorf("ec: reconstruct data shards %v: %w", missing, err)
 			}
 			return nil

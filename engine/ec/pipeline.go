@@ -2,7 +2,10 @@ package ec
 
 import (
 	"context"
+	"os"
 	"sync"
+
+	"github.com/klauspost/reedsolomon"
 )
 
 // chunk is one step of a pass over a volume's shards: n bytes at shardOff
@@ -199,4 +202,32 @@ func seqIDs(n int) []int {
 		ids[i] = i
 	}
 	return ids
+}
+
+// readInputs is the fill stage of a pass over existing shards: each input
+// shard's chunk read into its buffer of the set.
+func readInputs(files map[int]*os.File, inputs []int) func(context.Context, *bufSet) error {
+	return func(_ context.Context, s *bufSet) error {
+		return parallel(inputs, func(id int) error {
+			return readFull(files[id], id, s.bufs[id], s.ch.shardOff)
+		})
+	}
+}
+
+// reconstructSet rebuilds the required shards of a set from its inputs:
+// s.view points at the input buffers, at empty buffers (of the set's
+// capacity) for the required shards and at nothing for the rest, and the
+// required ones are reconstructed into their buffers.
+func reconstructSet(enc reedsolomon.Encoder, s *bufSet, isInput, required []bool) error {
+	for i := range s.view {
+		switch {
+		case isInput[i]:
+			s.view[i] = s.bufs[i]
+		case required[i]:
+			s.view[i] = s.bufs[i][:0]
+		default:
+			s.view[i] = nil
+		}
+	}
+	return enc.ReconstructSome(s.view, required)
 }

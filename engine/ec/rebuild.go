@@ -101,23 +101,9 @@ func RebuildWith(ctx context.Context, l Layout, present map[int]string, missing 
 	}
 	p := pass{
 		total: l.Total(), c: c, sets: pipelineSets,
-		fill: func(_ context.Context, s *bufSet) error {
-			return parallel(inputs, func(id int) error {
-				return readFull(files[id], id, s.bufs[id], s.ch.shardOff)
-			})
-		},
+		fill: readInputs(files, inputs),
 		compute: func(s *bufSet) error {
-			for i := range s.view {
-				switch {
-				case isInput[i]:
-					s.view[i] = s.bufs[i]
-				case required[i]:
-					s.view[i] = s.bufs[i][:0]
-				default:
-					s.view[i] = nil
-				}
-			}
-			if err := enc.ReconstructSome(s.view, required); err != nil {
+			if err := reconstructSet(enc, s, isInput, required); err != nil {
 				return fmt.Errorf("ec: reconstruct shards %v: %w", want, err)
 			}
 			return nil
