@@ -123,6 +123,11 @@ func (h *Harness) RunRaw(phase string, seed uint64) {
 		live, fresh := w.live(), w.fresh()
 		raw := rc.raw(live, fresh)
 		req := &Request{Method: "RAW", Target: rc.name, Label: fmt.Sprintf("%.200q", raw)}
+		if rc.follow != nil {
+			// a case that writes: both sides stamp the needle with the
+			// second it arrives in (its Last-Modified), as in RunWrites
+			alignToSecond()
+		}
 		var up, wv exchange
 		done := make(chan struct{})
 		go func() { up = rawExchange(h.Up.Addr(), raw); close(done) }()
