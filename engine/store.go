@@ -158,11 +158,11 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	// what the late directories' goroutines write is read only after their
 	// done, in openLate
 	var failed []error
-	for i, l := range locks {
+	for i := range locks {
 		if slices.Contains(late, i) {
-			continue
+			continue // ranging over values would read locks[i] racily
 		}
-		if l != nil {
+		if l := locks[i]; l != nil {
 			s.locks = append(s.locks, l)
 		}
 		failed = append(failed, errs[i])
