@@ -12,7 +12,7 @@ WEED_PKG    := github.com/seaweedfs/seaweedfs/weed
 
 GO_SOURCES := $(shell find . -name '*.go' -not -path './tools/*' -not -path './parity/*' 2>/dev/null)
 
-.PHONY: all build test test-unit vet fuzz-smoke darwin run bench bench-quick microbench parity parity-ratchet crash difftest clean
+.PHONY: all build test test-unit vet fuzz-smoke darwin run bench bench-quick microbench parity parity-ratchet crash difftest release clean
 
 all: build
 
@@ -109,5 +109,25 @@ bench-quick: $(WEED) build
 microbench:
 	$(GO) test -run '^$$' -bench . -benchmem ./engine/... ./iouring/ ./mmapidx/ ./httpfast/
 
+# Static release binaries with version information, one tarball per
+# platform (binary, LICENSE, README.md, RELEASE_NOTES.md, the systemd unit)
+# and SHA256SUMS, in $(DIST). `weedvol version` prints what was stamped:
+# VERSION below, the commit and Go version from the build information.
+VERSION         ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+VERSION_VAR     := github.com/weedvol/weedvol/internal/version.Version
+RELEASE_TARGETS ?= linux/amd64 linux/arm64 darwin/arm64 darwin/amd64
+DIST            ?= $(ROOT)/dist
+release:
+	@set -e; rm -rf $(DIST); mkdir -p $(DIST); \
+	for t in $(RELEASE_TARGETS); do os=$${t%/*}; arch=$${t#*/}; \
+	  name=weedvol-$(VERSION)-$$os-$$arch; dir=$(DIST)/$$name; mkdir -p $$dir; \
+	  echo "build $$name"; \
+	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath \
+	    -ldflags "-s -w -X $(VERSION_VAR)=$(VERSION)" -o $$dir/weedvol ./cmd/weedvol; \
+	  cp LICENSE README.md RELEASE_NOTES.md packaging/weedvol.service packaging/weedvol.default $$dir/; \
+	  tar -C $(DIST) -czf $(DIST)/$$name.tar.gz $$name; rm -rf $$dir; \
+	done; \
+	cd $(DIST) && sha256sum *.tar.gz > SHA256SUMS && cat SHA256SUMS
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) $(DIST)
