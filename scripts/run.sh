@@ -22,10 +22,10 @@ cat <<MSG
 master : http://127.0.0.1:$MASTER_PORT   (log $DATA/master.log)
 weedvol: http://127.0.0.1:$VOLUME_PORT   (data $DATA/volume)
 
-Try:
-  curl -s "http://127.0.0.1:$MASTER_PORT/dir/assign"        # -> {"fid":"3,01637037d6","url":"127.0.0.1:$VOLUME_PORT",...}
-  curl -s -F file=@README.md "http://127.0.0.1:$VOLUME_PORT/<fid>"
-  curl -s "http://127.0.0.1:$VOLUME_PORT/<fid>"
+Try (in another terminal):
+  fid=\$(curl -s http://127.0.0.1:$MASTER_PORT/dir/assign | sed -E 's/.*"fid":"([^"]+)".*/\\1/')
+  curl -s -F file=@README.md "http://127.0.0.1:$VOLUME_PORT/\$fid"
+  curl -s "http://127.0.0.1:$VOLUME_PORT/\$fid"
   bin/weed upload -master=127.0.0.1:$MASTER_PORT README.md
 Ctrl-C stops both.
 MSG
