@@ -34,7 +34,10 @@
 // .ecsum and .ec00-.ec31 of them, and fsyncs the directories; (2) reads the
 // .idx and builds the .ecx rows in memory (so the index never names data
 // the shards lack: the .dat is measured after); (3) writes every shard to
-// <shard>.tmp; (4) fsyncs them, renames them to their final names, fsyncs
+// <shard>.tmp (with O_DIRECT where the file system takes it: the bytes go
+// to the device without a page-cache copy, and the fsync of (4) then only
+// flushes the file size and the device cache; it is not skipped); (4)
+// fsyncs them, renames them to their final names, fsyncs
 // the directory; (5) replaces the .ecsum atomically (tmp, fsync, rename,
 // fsync dir); (6) replaces the .ecx the same way. A crash before (4)
 // leaves only .tmp files (garbage: the next Encode or Rebuild of that

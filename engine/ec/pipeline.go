@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"sync"
+	"unsafe"
 
 	"github.com/klauspost/reedsolomon"
 )
@@ -163,11 +164,15 @@ func (p pass) run(ctx context.Context, plan []chunk) error {
 // The pool is emptied by garbage collections, so idle memory is returned.
 var backings sync.Pool
 
+// getBacking returns n bytes starting at a directAlign boundary (direct
+// shard writes need aligned buffers; see tempShards.write).
 func getBacking(n int64) []byte {
 	if b, ok := backings.Get().(*[]byte); ok && int64(cap(*b)) >= n {
 		return (*b)[:n]
 	}
-	return make([]byte, n)
+	b := make([]byte, n+directAlign)
+	skip := (directAlign - int(uintptr(unsafe.Pointer(unsafe.SliceData(b)))%directAlign)) % directAlign
+	return b[skip : int64(skip)+n : int64(skip)+n]
 }
 
 func putBacking(b []byte) { backings.Put(&b) }

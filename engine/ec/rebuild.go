@@ -111,10 +111,9 @@ func RebuildWith(ctx context.Context, l Layout, present map[int]string, missing 
 		drain: func(s *bufSet) error {
 			err := parallel(want, func(id int) error {
 				b := s.view[id][:s.ch.n]
-				if _, err := out.files[id].Write(b); err != nil {
-					return fmt.Errorf("ec: write shard %d: %w", id, err)
+				if err := out.write(id, b, s.ch.shardOff); err != nil {
+					return err
 				}
-				startWriteback(out.files[id], s.ch.shardOff, s.ch.n)
 				sums[id].write(b)
 				return nil
 			})

@@ -7,3 +7,9 @@ import "os"
 // startWriteback is a no-op where sync_file_range is not available; the
 // final fsync does all the work.
 func startWriteback(*os.File, int64, int64) {}
+
+const directAlign = 4096
+
+// setDirect reports direct I/O as unavailable: shards are written through
+// the page cache and the final fsync makes them durable.
+func setDirect(*os.File, bool) bool { return false }
