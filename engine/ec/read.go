@@ -104,8 +104,10 @@ func (r *rangeReader) read(ctx context.Context, iv Interval, p []byte) error {
 }
 
 // recover reconstructs p (shard iv.Shard at iv.Offset) from DataShards
-// other shards' bytes at the same range: local shards first, then fetched
-// ones, in parallel batches of as many as are still needed.
+// other shards' bytes at the same range. Local shards come first: those
+// whose range is in the page cache are read on the spot (no goroutine, no
+// wait), the others in parallel; then fetched ones, in parallel batches of
+// as many as are still needed. The inputs share one buffer.
 func (r *rangeReader) recover(ctx context.Context, iv Interval, p []byte) error {
 	l := r.v.cfg.Layout
 	enc, err := r.v.encoder()
@@ -113,28 +115,47 @@ func (r *rangeReader) recover(ctx context.Context, iv Interval, p []byte) error 
 		return err
 	}
 	shards := make([][]byte, l.Total())
+	slab := make([]byte, int64(l.DataShards)*iv.Size)
+	next := func() []byte {
+		b := slab[:iv.Size:iv.Size]
+		slab = slab[iv.Size:]
+		return b
+	}
 	have := 0
-	var candidates []int
+	var local, remote []int
 	for id := 0; id < l.Total(); id++ {
 		if _, bad := r.failed[id]; bad || id == iv.Shard {
 			continue
 		}
 		if r.local[id] != nil {
-			candidates = append([]int{id}, candidates...)
+			local = append(local, id)
 		} else {
-			candidates = append(candidates, id)
+			remote = append(remote, id)
 		}
 	}
-	// Local candidates were prepended in reverse; order does not matter
-	// for correctness, only that they are tried first.
-	for have < l.DataShards && len(candidates) > 0 {
-		batch := candidates[:min(l.DataShards-have, len(candidates))]
-		candidates = candidates[len(batch):]
-		bufs := make([][]byte, len(batch))
-		errs := make([]error, len(batch))
+	var uncached []int
+	for _, id := range local {
+		if have+len(uncached) == l.DataShards {
+			remote = append(remote, id) // a spare, should one of those fail
+			continue
+		}
+		b := next()
+		if readCached(r.local[id], b, iv.Offset) {
+			shards[id] = b
+			have++
+			continue
+		}
+		shards[id] = b // read below, with the other uncached ones
+		uncached = append(uncached, id)
+	}
+	batch := func(ids []int) {
+		bufs := make([][]byte, len(ids))
+		errs := make([]error, len(ids))
 		var wg sync.WaitGroup
-		for i, id := range batch {
-			bufs[i] = make([]byte, iv.Size)
+		for i, id := range ids {
+			if bufs[i] = shards[id]; bufs[i] == nil {
+				bufs[i] = make([]byte, iv.Size)
+			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -142,17 +163,26 @@ func (r *rangeReader) recover(ctx context.Context, iv Interval, p []byte) error 
 			}()
 		}
 		wg.Wait()
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		for i, id := range batch {
+		for i, id := range ids {
 			if errs[i] != nil {
 				r.failed[id] = errs[i]
+				shards[id] = nil
 				continue
 			}
 			shards[id] = bufs[i]
 			have++
 		}
+	}
+	if len(uncached) > 0 {
+		batch(uncached)
+	}
+	for have < l.DataShards && len(remote) > 0 && ctx.Err() == nil {
+		ids := remote[:min(l.DataShards-have, len(remote))]
+		remote = remote[len(ids):]
+		batch(ids)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	if have < l.DataShards {
 		return fmt.Errorf("cannot reconstruct shard %d at %d+%d: %d of %d shards readable; failures: %v",

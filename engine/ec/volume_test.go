@@ -99,6 +99,39 @@ func TestReadNeedleDegraded(t *testing.T) {
 			}
 		})
 	}
+	// Reconstruction from local shards that are not in the page cache (read
+	// in parallel) or are broken (a spare local shard replaces them).
+	t.Run("local-uncached-and-broken", func(t *testing.T) {
+		local := seqIDs(14)[1:]
+		vol := openTestVolume(t, v, res, local...)
+		broken := filepath.Join(dir, "broken.ec05")
+		// a copy, not a link: the cut below must not reach the real shard
+		if err := os.WriteFile(broken, mustRead(t, ShardFileName(v.base, 5)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		vol.RemoveShard(5)
+		if err := vol.AddShard(5, broken); err != nil {
+			t.Fatal(err)
+		}
+		// cut after the mount: reads of the open shard come back short
+		if err := os.Truncate(broken, 5); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range local {
+			dropFileCache(t, ShardFileName(v.base, id))
+		}
+		var calls atomic.Int64
+		fetch := fileFetcher(v.base, map[int]bool{0: true, 5: true}, &calls)
+		for _, k := range keys {
+			got, err := vol.ReadNeedle(context.Background(), k, fetch)
+			if err != nil {
+				t.Fatalf("key %x: %v", k, err)
+			}
+			if !bytes.Equal(got, v.live[k]) {
+				t.Fatalf("key %x: %d bytes differ from the record", k, len(got))
+			}
+		}
+	})
 	t.Run("5-dead", func(t *testing.T) {
 		vol := openTestVolume(t, v, res)
 		var calls atomic.Int64

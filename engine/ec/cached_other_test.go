@@ -1,0 +1,7 @@
+//go:build !linux
+
+package ec
+
+import "testing"
+
+func dropFileCache(testing.TB, string) {}
