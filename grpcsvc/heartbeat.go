@@ -330,7 +330,7 @@ func (h *heartbeater) goodbye(stream master_pb.Seaweed_SendHeartbeatClient, even
 	}
 	wlog.V(1).Infof("volume server %s:%d stops and deletes all volumes", s.cfg.IP, s.cfg.Port) // upstream: V(1)
 	if err := stream.Send(beat); err != nil {
-		wlog.Warningf("volume server failed to update to master: %v", err)
+		wlog.Infof("volume server failed to update to master: %v", err)
 		return
 	}
 	if stream.CloseSend() != nil {
@@ -340,7 +340,7 @@ func (h *heartbeater) goodbye(stream master_pb.Seaweed_SendHeartbeatClient, even
 	case ev := <-events:
 		// Upstream masters end the stream by returning the EOF they read.
 		if ev.err != nil && !errors.Is(ev.err, io.EOF) && status.Convert(ev.err).Message() != "EOF" {
-			wlog.Warningf("heartbeat closed: %v", ev.err)
+			wlog.Infof("heartbeat closed: %v", ev.err)
 		}
 	case <-time.After(2 * time.Second):
 	}
