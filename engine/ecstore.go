@@ -14,6 +14,7 @@ import (
 	"github.com/weedvol/weedvol/engine/needle"
 	"github.com/weedvol/weedvol/engine/superblock"
 	"github.com/weedvol/weedvol/engine/vif"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // ecVol is one EC volume on this node: the shards mounted from any of the
@@ -487,7 +488,7 @@ func (s *Store) loadEcVolumes() {
 	defer s.ec.mu.Unlock()
 	for _, k := range order {
 		if err := s.ecMountLocked(k.id, k.collection, found[k], -1); err != nil {
-			s.cfg.Logf("ec volume %d: not loaded: %v", k.id, err)
+			wlog.Errorf("ec volume %d: not loaded: %v", k.id, err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"github.com/weedvol/weedvol/wlog"
 	"os"
 	"slices"
 	"sync"
@@ -98,7 +99,7 @@ func (v *Volume) park() bool {
 	err := errors.Join(ixErr, v.dat.Close(), v.idxOS.Close())
 	v.dat, v.datOS, v.idxOS = nil, nil, nil
 	if err != nil {
-		v.logf("volume %d: close parked files: %v", v.ID, err)
+		wlog.Warningf("volume %d: close parked files: %v", v.ID, err)
 	}
 	v.parked.Store(true)
 	v.uncountOpen()

@@ -15,6 +15,7 @@ import (
 	"github.com/weedvol/weedvol/engine/needle"
 	"github.com/weedvol/weedvol/engine/superblock"
 	"github.com/weedvol/weedvol/iouring"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // LocationConfig is one data directory.
@@ -228,7 +229,7 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	for _, i := range late {
 		loc := s.locations[i]
 		loc.loading.Store(true)
-		cfg.Logf("data directory %s is still opening after %v; serving the others meanwhile", loc.Dir, cfg.SlowDiskWait)
+		wlog.Warningf("data directory %s is still opening after %v; serving the others meanwhile", loc.Dir, cfg.SlowDiskWait)
 		s.late.Add(1)
 		go func() {
 			defer s.late.Done()
@@ -251,7 +252,7 @@ func (s *Store) openLate(loc *Location, lock *os.File, vols []*Volume, err error
 	defer loc.loading.Store(false)
 	if err != nil || s.closed {
 		if err != nil {
-			s.cfg.Logf("data directory %s: %v; its volumes are not served", loc.Dir, err)
+			wlog.Errorf("data directory %s: %v; its volumes are not served", loc.Dir, err)
 		}
 		for _, v := range vols {
 			if v != nil {
@@ -351,7 +352,7 @@ func openVolumes(lc LocationConfig, found []foundVolume, cfg StoreConfig, sums m
 				}
 				v, err := OpenVolume(vc)
 				if err != nil {
-					cfg.Logf("load volume %d from %s: %v", f.id, lc.Dir, err)
+					wlog.Errorf("load volume %d from %s: %v", f.id, lc.Dir, err)
 					continue
 				}
 				out[i] = v
@@ -525,6 +526,14 @@ func (s *Store) AllocateVolume(id uint32, o AllocateOptions) error {
 	if best == nil {
 		return ErrNoFreeSlot
 	}
+	diskID := 0
+	for i, l := range s.locations {
+		if l == best {
+			diskID = i
+		}
+	}
+	// upstream's two lines (storage/store.go, at V(0))
+	s.cfg.Logf("In dir %s (disk ID %d) adds volume:%v collection:%s replicaPlacement:%v ttl:%v", best.Dir, diskID, id, o.Collection, o.ReplicaPlacement, o.TTL)
 	v, err := OpenVolume(VolumeConfig{
 		ID: id, Collection: o.Collection, Dir: best.Dir, IdxDir: best.IdxDir,
 		Create: true, ReplicaPlacement: o.ReplicaPlacement, TTL: o.TTL, Version: o.Version,
@@ -535,6 +544,7 @@ func (s *Store) AllocateVolume(id uint32, o AllocateOptions) error {
 	}
 	best.count.Add(1)
 	s.publish(func(m map[uint32]*storeEntry) { m[id] = &storeEntry{v: v, loc: best} })
+	s.cfg.Logf("add volume %d on disk ID %d", id, diskID)
 	return nil
 }
 
@@ -672,7 +682,7 @@ func (s *Store) Close() error {
 	}
 	for _, loc := range s.locations {
 		if err := writeSummary(loc.Dir, sums[loc]); err != nil {
-			s.cfg.Logf("write volume summary in %s: %v", loc.Dir, err)
+			wlog.Warningf("write volume summary in %s: %v", loc.Dir, err)
 		}
 	}
 	errs = append(errs, s.closeEc())

@@ -9,6 +9,7 @@ import (
 	"github.com/weedvol/weedvol/engine/needle"
 	"github.com/weedvol/weedvol/engine/superblock"
 	"github.com/weedvol/weedvol/engine/vif"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // placementOffset is where the replica placement byte sits in a super
@@ -93,7 +94,7 @@ func (v *Volume) reconcileReplication() {
 	was := v.info.Replication
 	v.info.Replication = v.super.ReplicaPlacement.String()
 	if err := vif.Save(v.FileName(".vif"), v.info); err != nil {
-		v.logf("volume %d: save %s: %v", v.ID, v.FileName(".vif"), err)
+		wlog.Warningf("volume %d: save %s: %v", v.ID, v.FileName(".vif"), err)
 		return
 	}
 	v.logf("volume %d: .vif replication %q brought in line with the super block's %q", v.ID, was, v.info.Replication)

@@ -16,6 +16,7 @@ import (
 	"github.com/weedvol/weedvol/engine/vif"
 	"github.com/weedvol/weedvol/iouring"
 	"github.com/weedvol/weedvol/mmapidx"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // VolumeConfig says where a volume lives and, for a new one, how to create it.
@@ -228,7 +229,7 @@ func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 		v.info.BytesOffset = uint32(offsetSize)
 		v.info.Replication = v.super.ReplicaPlacement.String()
 		if err := vif.Save(v.FileName(".vif"), v.info); err != nil {
-			v.logf("volume %d: save %s: %v", v.ID, v.FileName(".vif"), err)
+			wlog.Warningf("volume %d: save %s: %v", v.ID, v.FileName(".vif"), err)
 		}
 	} else {
 		v.reconcileReplication()

@@ -7,6 +7,7 @@ import (
 
 	"github.com/weedvol/weedvol/engine/idx"
 	"github.com/weedvol/weedvol/engine/needle"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // checkTail reconciles the ends of the .idx and the .dat after a crash.
@@ -30,7 +31,7 @@ func (v *Volume) checkTail() error {
 	es := int64(v.format.EntrySize())
 	idxSize := st.Size()
 	if rem := idxSize % es; rem != 0 {
-		v.logf("volume %d: dropping %d bytes of a partial index row at the end of %s", v.ID, rem, v.idxOS.Name())
+		wlog.Warningf("volume %d: dropping %d bytes of a partial index row at the end of %s", v.ID, rem, v.idxOS.Name())
 		idxSize -= rem
 		if err := v.idxOS.Truncate(idxSize); err != nil {
 			return fmt.Errorf("volume %d: truncate index: %w", v.ID, err)
@@ -47,7 +48,7 @@ func (v *Volume) checkTail() error {
 		if e.Offset == 0 || e.Offset+needle.ActualSize(recordSize(e.Size), ver) <= datSize {
 			break
 		}
-		v.logf("volume %d: index row of needle %x names bytes past the end of the data file; dropping it", v.ID, e.Key)
+		wlog.Warningf("volume %d: index row of needle %x names bytes past the end of the data file; dropping it", v.ID, e.Key)
 		idxSize -= es
 		if err := v.idxOS.Truncate(idxSize); err != nil {
 			return fmt.Errorf("volume %d: truncate index: %w", v.ID, err)
@@ -123,7 +124,7 @@ func (v *Volume) findTail(idxSize int64) (end int64, appendAtNs uint64, err erro
 	}
 	var n needle.Needle
 	if err := n.Decode(rec, size, ver); err != nil || n.ID != best.Key {
-		v.logf("volume %d: last indexed needle %x at %d does not check out (%v); marking the volume read-only", v.ID, best.Key, best.Offset, err)
+		wlog.Warningf("volume %d: last indexed needle %x at %d does not check out (%v); marking the volume read-only", v.ID, best.Key, best.Offset, err)
 		v.damaged.Store(true)
 	}
 	return best.Offset + int64(len(rec)), n.AppendAtNs, nil
@@ -178,7 +179,7 @@ func (v *Volume) repairDatTail(start, datSize int64) error {
 		at += size
 	}
 	if at < datSize {
-		v.logf("volume %d: cutting %d bytes of a torn write off the end of %s", v.ID, datSize-at, v.datOS.Name())
+		wlog.Warningf("volume %d: cutting %d bytes of a torn write off the end of %s", v.ID, datSize-at, v.datOS.Name())
 		if err := v.datOS.Truncate(at); err != nil {
 			return fmt.Errorf("volume %d: truncate data file: %w", v.ID, err)
 		}
@@ -277,7 +278,7 @@ func (v *Volume) indexTail() error {
 }
 
 func (v *Volume) unexplainedTail(at, datSize int64, why string) error {
-	v.logf("volume %d: %d bytes past the last indexed needle are not a torn write (%s at %d); marking the volume read-only", v.ID, datSize-at, why, at)
+	wlog.Warningf("volume %d: %d bytes past the last indexed needle are not a torn write (%s at %d); marking the volume read-only", v.ID, datSize-at, why, at)
 	v.damaged.Store(true)
 	return nil
 }

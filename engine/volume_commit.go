@@ -9,6 +9,7 @@ import (
 	"github.com/weedvol/weedvol/engine/idx"
 	"github.com/weedvol/weedvol/engine/needle"
 	"github.com/weedvol/weedvol/mmapidx"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // The swap of a compacted copy (crash story in doc.go).
@@ -91,7 +92,7 @@ func (v *Volume) CommitCompact() (_ *Volume, rerr error) {
 	v.compaction = nil
 
 	if err := errors.Join(v.dat.Sync(), v.idxOS.Sync(), v.closeFiles()); err != nil {
-		v.logf("volume %d: close before compaction swap: %v", v.ID, err)
+		wlog.Warningf("volume %d: close before compaction swap: %v", v.ID, err)
 	}
 	// the originals are kept until the compacted files open
 	if err := v.linkBackups(); err != nil {
@@ -108,7 +109,7 @@ func (v *Volume) CommitCompact() (_ *Volume, rerr error) {
 	// committed: the compacted files are the volume's from here on
 	var late []error
 	if err := v.finishSwap(commitSwap); err != nil {
-		v.logf("volume %d: compaction swap: %v; retrying", v.ID, err)
+		wlog.Warningf("volume %d: compaction swap: %v; retrying", v.ID, err)
 		if rerr := v.finishSwap(nil); rerr != nil {
 			v.closed = true
 			return v, fmt.Errorf("volume %d: compaction swap: %w (the next open finishes it)", v.ID, errors.Join(err, rerr))
@@ -262,7 +263,7 @@ func (v *Volume) reopenOriginals(cause error) (*Volume, error) {
 		return v, fmt.Errorf("volume %d: compaction swap: %w", v.ID, errors.Join(cause, fmt.Errorf("drop the compacted copy: %w", err)))
 	}
 	if err := v.dropCopy(); err != nil {
-		v.logf("volume %d: remove the compacted copy: %v", v.ID, err)
+		wlog.Warningf("volume %d: remove the compacted copy: %v", v.ID, err)
 	}
 	v.removeBackups()
 	return v.reopenAs(cause)
@@ -303,7 +304,7 @@ func (v *Volume) rollbackSwap(cause error) (*Volume, error) {
 		return v, fmt.Errorf("volume %d: compaction swap: %w", v.ID, errors.Join(cause, fmt.Errorf("put the original files back: %w", err)))
 	}
 	if err := v.finishSwap(rollbackSwap); err != nil {
-		v.logf("volume %d: compaction rollback: %v; retrying", v.ID, err)
+		wlog.Warningf("volume %d: compaction rollback: %v; retrying", v.ID, err)
 		if rerr := v.finishSwap(nil); rerr != nil {
 			v.closed = true
 			return v, fmt.Errorf("volume %d: compaction swap: %w (the next open finishes the rollback)", v.ID, errors.Join(cause, err, rerr))

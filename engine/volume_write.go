@@ -9,6 +9,7 @@ import (
 
 	"github.com/weedvol/weedvol/engine/idx"
 	"github.com/weedvol/weedvol/engine/needle"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // WriteOptions tune one write.
@@ -331,7 +332,7 @@ func (v *Volume) commitBatch(batch []*op) {
 
 // failSync marks the volume read-only after a failed fsync.
 func (v *Volume) failSync(err error) {
-	v.logf("volume %d: fsync failed (%v); the volume is read-only from now on", v.ID, err)
+	wlog.Errorf("volume %d: fsync failed (%v); the volume is read-only from now on", v.ID, err)
 	v.damaged.Store(true)
 }
 

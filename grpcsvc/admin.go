@@ -14,6 +14,7 @@ import (
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/engine/needle"
 	"github.com/weedvol/weedvol/engine/superblock"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // Errors with upstream's texts, which shells and tests match on.
@@ -62,9 +63,10 @@ func (s *Service) AllocateVolume(ctx context.Context, req *volume_server_pb.Allo
 		err = errors.New("No more free space left")
 	}
 	if err != nil {
-		s.logf("assign volume %v: %v", req, err)
+		wlog.Errorf("assign volume %v: %v", req, err)
 		return resp, err
 	}
+	wlog.V(2).Infof("assign volume %v", req)
 	s.NotifyNewVolume(id)
 	return resp, nil
 }
@@ -81,7 +83,7 @@ func (s *Service) VolumeMount(ctx context.Context, req *volume_server_pb.VolumeM
 		if errors.Is(err, engine.ErrVolumeNotFound) {
 			err = fmt.Errorf("volume %d not found on disk", id)
 		}
-		s.logf("volume mount %v: %v", req, err)
+		wlog.Errorf("volume mount %v: %v", req, err)
 		return resp, err
 	}
 	s.NotifyNewVolume(id)
@@ -108,7 +110,7 @@ func (s *Service) unmount(id uint32) error {
 		if errors.Is(err, engine.ErrVolumeNotFound) {
 			return nil
 		}
-		s.logf("volume unmount %d: %v", id, err)
+		wlog.Errorf("volume unmount %d: %v", id, err)
 		return err
 	}
 	s.NotifyDeletedVolume(info)
@@ -142,7 +144,7 @@ func (s *Service) VolumeDelete(ctx context.Context, req *volume_server_pb.Volume
 		if errors.Is(err, engine.ErrVolumeNotFound) {
 			return resp, status.Error(codes.NotFound, fmt.Sprintf("delete volume %d not found on disk: %v", id, errVolumeNotFound))
 		}
-		s.logf("volume delete %v: %v", req, err)
+		wlog.Errorf("volume delete %v: %v", req, err)
 		return resp, fmt.Errorf("DeleteVolume %d failed on some disks: %w", id, err)
 	}
 	s.logf("volume delete %v", req)
@@ -178,7 +180,7 @@ func (s *Service) DeleteCollection(ctx context.Context, req *volume_server_pb.De
 	}
 	if len(errs) > 0 {
 		err := fmt.Errorf("delete collection %s: %s", req.GetCollection(), strings.Join(errs, ""))
-		s.logf("%v", err)
+		wlog.Errorf("%v", err)
 		return resp, err
 	}
 	return resp, nil
@@ -200,7 +202,7 @@ func (s *Service) VolumeMarkReadonly(ctx context.Context, req *volume_server_pb.
 		return resp, err
 	}
 	if err := v.SetReadOnly(true, req.GetPersist()); err != nil {
-		s.logf("mark volume %d readonly: %v", v.ID, err)
+		wlog.Errorf("mark volume %d readonly: %v", v.ID, err)
 		return resp, fmt.Errorf("volume %d persist read-only: %w", v.ID, err)
 	}
 	if err := s.markReadonlyOnMaster(ctx, s.markRequest(v, true)); err != nil {
@@ -227,7 +229,7 @@ func (s *Service) VolumeMarkWritable(ctx context.Context, req *volume_server_pb.
 		return resp, fmt.Errorf("volume %d cannot be marked writable: volume files are damaged", v.ID)
 	}
 	if err := v.SetReadOnly(false, true); err != nil {
-		s.logf("mark volume %d writable: %v", v.ID, err)
+		wlog.Errorf("mark volume %d writable: %v", v.ID, err)
 		return resp, fmt.Errorf("volume %d persist writable: %w", v.ID, err)
 	}
 	if err := s.markReadonlyOnMaster(ctx, s.markRequest(v, false)); err != nil {
@@ -266,7 +268,7 @@ func (s *Service) VolumeConfigure(ctx context.Context, req *volume_server_pb.Vol
 		return resp, nil
 	}
 	if err := s.store.ConfigureUnmounted(id, req.GetReplication(), rp); err != nil {
-		s.logf("volume configure %v: %v", req, err)
+		wlog.Errorf("volume configure %v: %v", req, err)
 		resp.Error = fmt.Sprintf("volume configure %v: %v", req, err)
 		if merr := s.mount(id); merr != nil {
 			resp.Error += fmt.Sprintf(". Also failed to restore mount: %v", merr)

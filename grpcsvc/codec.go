@@ -17,17 +17,18 @@ import (
 // collection name once cost ~1.4 GB of memory).
 const smallMessageLimit = 8 << 20
 
-// ServerOptions are the gRPC server's message limits: requests carrying a
+// ServerOptions are the gRPC server's request id interceptors
+// (requestid.go) and its message limits: requests carrying a
 // needle or a file chunk up to maxBlob bytes (-fileSizeLimitMB plus the
 // envelope), every other request up to smallMessageLimit, answers up to
 // upstream's 1 GiB.
 func ServerOptions(maxBlob int) []grpc.ServerOption {
 	maxBlob = max(maxBlob, smallMessageLimit) + 1<<20
-	return []grpc.ServerOption{
+	return append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(maxBlob),
 		grpc.MaxSendMsgSize(maxMessageSize),
 		grpc.ForceServerCodecV2(cappedCodec{encoding.GetCodecV2(proto.Name)}),
-	}
+	}, requestIDOptions()...)
 }
 
 // cappedCodec is the protobuf codec with smallMessageLimit on requests.

@@ -9,6 +9,7 @@ import (
 	"github.com/weedvol/weedvol/diskstat"
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/engine/superblock"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // maxTTLRemovalDelay caps, in minutes, how long an expired TTL volume is
@@ -149,7 +150,7 @@ func (s *Service) fullHeartbeat() *master_pb.Heartbeat {
 		if exp, remove := s.expired(v, now); exp {
 			if remove {
 				if err := s.store.DeleteVolume(v.ID); err != nil {
-					s.logf("delete expired volume %d: %v", v.ID, err)
+					wlog.Errorf("delete expired volume %d: %v", v.ID, err)
 				} else {
 					s.logf("volume %d is deleted", v.ID)
 				}

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // EcPeers is the engine's way to other nodes' EC shards (engine.EcPeers):
@@ -408,7 +409,7 @@ func (p *EcPeers) DeleteEcBlob(ctx context.Context, vid uint32, collection strin
 	}
 	if accepted > 0 {
 		if len(errs) > 0 {
-			p.svc.logf("ec delete %d.%x reached %d of %d holders: %v", vid, key, accepted, len(targets), errors.Join(errs...))
+			wlog.Warningf("ec delete %d.%x reached %d of %d holders: %v", vid, key, accepted, len(targets), errors.Join(errs...))
 		}
 		return nil
 	}

@@ -5,6 +5,7 @@ import (
 	"sort"
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // recoverMissingEcIndexes is VolumeEcShardsMount's recover_missing_index
@@ -29,7 +30,7 @@ func (s *Service) recoverMissingEcIndexes(ctx context.Context, vid uint32) int {
 		}
 		locs, err := peers.lookup(ctx, o.ID)
 		if err != nil {
-			s.logf("ec volume %d: cannot look up peers to recover its missing .ecx: %v", o.ID, err)
+			wlog.Warningf("ec volume %d: cannot look up peers to recover its missing .ecx: %v", o.ID, err)
 			continue
 		}
 		var holders []string
@@ -55,22 +56,22 @@ func (s *Service) recoverMissingEcIndexes(ctx context.Context, vid uint32) int {
 				CopyEcxFile: true, CopyEcjFile: true, CopyVifFile: true,
 			}
 			if err := s.checkPeer(ctx, h); err != nil {
-				s.logf("ec volume %d: peer %s refused: %v", o.ID, h, err)
+				wlog.Warningf("ec volume %d: peer %s refused: %v", o.ID, h, err)
 				continue
 			}
 			if err := c.run(ctx, h, req); err != nil {
-				s.logf("ec volume %d: copy its index from %s: %v", o.ID, h, err)
+				wlog.Warningf("ec volume %d: copy its index from %s: %v", o.ID, h, err)
 				continue
 			}
 			done = true
 			break
 		}
 		if !done {
-			s.logf("ec volume %d: shards present locally but .ecx missing and no peer gave it; leaving the shards unmounted", o.ID)
+			wlog.Warningf("ec volume %d: shards present locally but .ecx missing and no peer gave it; leaving the shards unmounted", o.ID)
 			continue
 		}
 		if err := s.store.EcMount(o.ID, o.Collection, o.Shards); err != nil {
-			s.logf("ec volume %d: mount the recovered shards: %v", o.ID, err)
+			wlog.Errorf("ec volume %d: mount the recovered shards: %v", o.ID, err)
 			continue
 		}
 		recovered++

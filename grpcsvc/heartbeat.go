@@ -11,6 +11,7 @@ import (
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/master_pb"
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
+	"github.com/weedvol/weedvol/wlog"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 )
@@ -59,8 +60,6 @@ func newHeartbeater(s *Service) *heartbeater {
 		stop: make(chan struct{}), done: make(chan struct{}),
 	}
 }
-
-func (h *heartbeater) logf(format string, args ...any) { h.svc.logf(format, args...) }
 
 func (h *heartbeater) start(ctx context.Context) {
 	h.mu.Lock()
@@ -145,10 +144,10 @@ func (h *heartbeater) run(ctx context.Context) {
 	defer close(h.done)
 	seeds := h.svc.cfg.Masters
 	if len(seeds) == 0 {
-		h.logf("volume server has no master nodes to heartbeat to; heartbeats disabled")
+		wlog.Warningf("Volume server has no master nodes to heartbeat to; heartbeats disabled")
 		return
 	}
-	h.logf("volume server start with seed master nodes: %v", seeds)
+	wlog.Infof("Volume server start with seed master nodes: %v", seeds)
 	next, hint := 0, ""
 	backoff := time.Second
 	for !h.stopped() && ctx.Err() == nil {
@@ -166,12 +165,12 @@ func (h *heartbeater) run(ctx context.Context) {
 			backoff = time.Second
 		}
 		if leader != "" {
-			h.logf("volume server found a new master %s instead of %s", leader, target)
+			wlog.Infof("Volume Server found a new master newLeader: %v instead of %v", leader, target)
 			hint = leader
 			h.sleep(ctx, h.settle)
 			continue
 		}
-		h.logf("heartbeat to %s error: %v", target, err)
+		wlog.Infof("heartbeat to %s error: %v", target, err)
 		if registered {
 			// Lookups stop going to a master that just dropped us.
 			h.setCurrent("")
@@ -212,7 +211,7 @@ func (h *heartbeater) session(ctx context.Context, target string) (leader string
 	if err != nil {
 		return "", false, err
 	}
-	h.logf("heartbeat to: %s", target)
+	wlog.Infof("Heartbeat to: %v", target)
 
 	var reg atomic.Bool
 	events := make(chan recvEvent, 1)
@@ -329,9 +328,9 @@ func (h *heartbeater) goodbye(stream master_pb.Seaweed_SendHeartbeatClient, even
 		Ip: s.cfg.IP, Port: uint32(s.cfg.Port), PublicUrl: s.cfg.PublicURL,
 		DataCenter: s.cfg.DataCenter, Rack: s.cfg.Rack, HasNoVolumes: true,
 	}
-	h.logf("volume server %s:%d stops and deletes all volumes", s.cfg.IP, s.cfg.Port)
+	wlog.V(1).Infof("volume server %s:%d stops and deletes all volumes", s.cfg.IP, s.cfg.Port) // upstream: V(1)
 	if err := stream.Send(beat); err != nil {
-		h.logf("volume server failed to update to master: %v", err)
+		wlog.Infof("volume server failed to update to master: %v", err)
 		return
 	}
 	if stream.CloseSend() != nil {
@@ -341,7 +340,7 @@ func (h *heartbeater) goodbye(stream master_pb.Seaweed_SendHeartbeatClient, even
 	case ev := <-events:
 		// Upstream masters end the stream by returning the EOF they read.
 		if ev.err != nil && !errors.Is(ev.err, io.EOF) && status.Convert(ev.err).Message() != "EOF" {
-			h.logf("heartbeat closed: %v", ev.err)
+			wlog.Infof("heartbeat closed: %v", ev.err)
 		}
 	case <-time.After(2 * time.Second):
 	}

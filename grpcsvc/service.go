@@ -19,6 +19,7 @@ import (
 
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/nodestate"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // DefaultPulse is the heartbeat period upstream volume servers use.
@@ -120,7 +121,7 @@ func New(cfg Config) *Service {
 		dirs = append(dirs, l.Dir)
 		id, err := engine.DirUUID(l.Dir)
 		if err != nil {
-			s.logf("volume directory %s: %v", l.Dir, err)
+			wlog.Warningf("volume directory %s: %v", l.Dir, err)
 		}
 		s.dirUUIDs = append(s.dirUUIDs, id)
 	}
@@ -128,11 +129,11 @@ func New(cfg Config) *Service {
 	for _, v := range s.store.Volumes() {
 		maxID = max(maxID, v.ID)
 	}
-	s.stamp = loadVidStamp(dirs, maxID, s.logf)
+	s.stamp = loadVidStamp(dirs, maxID, wlog.Warningf)
 	if locs := s.store.Locations(); len(locs) > 0 {
 		s.states = &statePersister{dir: locs[0].IdxDir}
 		if err := s.states.load(s.state); err != nil {
-			s.logf("%v", err)
+			wlog.Warningf("%v", err)
 		}
 	}
 	s.masters = newMasterConns(cfg.ClientTLS)

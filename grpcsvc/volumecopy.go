@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // copyProgressEvery is how many .dat bytes pass between VolumeCopy's
@@ -128,7 +129,7 @@ func (s *Service) VolumeCopy(req *volume_server_pb.VolumeCopyRequest, stream vol
 			_ = s.unmount(id) // the copy; the master hears it is gone
 		}
 		if err := stage.Restore(); err != nil {
-			s.logf("volume copy %d: restore replaced files: %v", id, err)
+			wlog.Errorf("volume copy %d: restore replaced files: %v", id, err)
 		}
 		s.remountAfterFailedCopy(id, hadReplica)
 		return cause
@@ -185,7 +186,7 @@ func (s *Service) remountAfterFailedCopy(id uint32, hadReplica bool) {
 		return
 	}
 	if err := s.mount(id); err != nil {
-		s.logf("volume copy %d: remount previous replica: %v", id, err)
+		wlog.Errorf("volume copy %d: remount previous replica: %v", id, err)
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/engine/needle"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // Reads of chunk manifests, as upstream's volume server serves them: a GET
@@ -99,7 +100,7 @@ func (s *Server) serveManifest(ctx *fasthttp.RequestCtx, n *needle.Needle, p fid
 		data, err := io.ReadAll(cs)
 		cs.Close()
 		if err != nil {
-			s.cfg.Logf("read chunks of %s: %v", requestPath(ctx), err)
+			wlog.V(1).Infof("read chunks of %s: %v", requestPath(ctx), err) // the 5xx line says it at v=0
 			writeJSONError(ctx, fasthttp.StatusInternalServerError, err.Error())
 			return true
 		}
@@ -161,7 +162,7 @@ func (s *Server) writeChunked(ctx *fasthttp.RequestCtx, filename []byte, mimeTyp
 	head := make([]byte, min(total, chunkCommit))
 	if _, err := io.ReadFull(cs, head); err != nil {
 		cs.Close()
-		s.cfg.Logf("read chunks of %s: %v", requestPath(ctx), err)
+		wlog.V(1).Infof("read chunks of %s: %v", requestPath(ctx), err) // the 5xx line says it at v=0
 		ctx.Response.Header.Del("Content-Length")
 		plainError(ctx, fasthttp.StatusInternalServerError, err.Error())
 		return

@@ -13,6 +13,7 @@ import (
 	_ "golang.org/x/image/webp" // decodes .webp for resizing, as upstream
 
 	"github.com/weedvol/weedvol/engine/needle"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // Image transforms on read, as upstream's volume server does them: a GET or
@@ -111,7 +112,7 @@ func (s *Server) transformImage(ctx *fasthttp.RequestCtx, n *needle.Needle, p fi
 		}
 		data = plain // nil on failure, as upstream
 	}
-	return op.apply(normalizedExt(ext), data, s.cfg.Logf), false
+	return op.apply(normalizedExt(ext), data, wlog.Errorf), false // upstream: "Cropping images error" at ERROR
 }
 
 // apply crops, then resizes, data, an image of type ext.

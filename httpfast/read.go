@@ -15,6 +15,7 @@ import (
 
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/engine/needle"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // streamThreshold is the record size above which a read streams the data
@@ -177,7 +178,7 @@ func (s *Server) readError(ctx *fasthttp.RequestCtx, err error) {
 	case errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrDeleted), errors.Is(err, engine.ErrCookieMismatch):
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 	default:
-		s.cfg.Logf("read %s: %v", requestPath(ctx), err)
+		wlog.V(1).Infof("read %s: %v", requestPath(ctx), err) // the 5xx line says it at v=0
 		if ctx.IsHead() {
 			ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 			return

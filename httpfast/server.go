@@ -8,6 +8,7 @@
 package httpfast
 
 import (
+	"bytes"
 	"crypto/tls"
 	"github.com/weedvol/weedvol/guard"
 	"sync"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/nodestate"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // Config configures a Server.
@@ -129,6 +131,35 @@ var (
 
 // Admin serves the admin (private) port.
 func (s *Server) Admin(ctx *fasthttp.RequestCtx) {
+	s.admin(ctx)
+	if ctx.Response.StatusCode() >= 500 {
+		logErrorAnswer(ctx)
+	}
+}
+
+// Public serves the public port: reads only.
+func (s *Server) Public(ctx *fasthttp.RequestCtx) {
+	s.public(ctx)
+	if ctx.Response.StatusCode() >= 500 {
+		logErrorAnswer(ctx)
+	}
+}
+
+// logErrorAnswer writes the one line a 5xx answer gets, at ERROR, with
+// the answer's x-amz-request-id and the start of its error text.
+func logErrorAnswer(ctx *fasthttp.RequestCtx) {
+	var body []byte
+	if !ctx.Response.IsBodyStream() {
+		body = ctx.Response.Body()
+		if len(body) > 512 {
+			body = body[:512]
+		}
+	}
+	wlog.Errorf("request_id:%s response method:%s URL:%s from %s with httpStatus:%d and error:%s",
+		ctx.Response.Header.Peek("x-amz-request-id"), ctx.Method(), requestPath(ctx), ctx.RemoteIP(), ctx.Response.StatusCode(), bytes.TrimSpace(body))
+}
+
+func (s *Server) admin(ctx *fasthttp.RequestCtx) {
 	if !routePath(ctx) {
 		return
 	}
@@ -169,8 +200,7 @@ func (s *Server) Admin(ctx *fasthttp.RequestCtx) {
 	}
 }
 
-// Public serves the public port: reads only.
-func (s *Server) Public(ctx *fasthttp.RequestCtx) {
+func (s *Server) public(ctx *fasthttp.RequestCtx) {
 	if !routePath(ctx) {
 		return
 	}

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // options are the `weed volume` flags (same names, defaults and meaning)
@@ -50,6 +52,8 @@ type options struct {
 	// weedvol additions
 	ioEngine   string
 	offsetSize int
+
+	log wlog.Options // upstream's glog flags
 }
 
 // globalFlags are the ones upstream's `weed` takes before the subcommand
@@ -58,12 +62,15 @@ func addGlobalFlags(fs *flag.FlagSet, o *options) {
 	if fs.Lookup("config_dir") == nil {
 		fs.StringVar(&o.configDir, "config_dir", "", "directory with toml configuration files")
 	}
-	for _, name := range []string{"v", "vmodule", "log_dir", "logdir", "stderrthreshold", "log_backtrace_at", "log_file", "log_file_max_size"} {
+	// upstream's glog flags, acted on (README "Logs")
+	wlog.Register(fs, &o.log)
+	// klog's, which upstream does not have: accepted as before, ignored
+	for _, name := range []string{"log_file", "log_file_max_size"} {
 		if fs.Lookup(name) == nil {
 			fs.String(name, "", "logging (accepted for compatibility)")
 		}
 	}
-	for _, name := range []string{"logtostderr", "alsologtostderr", "skip_headers", "skip_log_headers", "add_dir_header", "one_output"} {
+	for _, name := range []string{"skip_headers", "skip_log_headers", "add_dir_header", "one_output"} {
 		if fs.Lookup(name) == nil {
 			fs.Bool(name, false, "logging (accepted for compatibility)")
 		}

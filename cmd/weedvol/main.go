@@ -13,7 +13,6 @@ import (
 	"github.com/weedvol/weedvol/guard"
 	"github.com/weedvol/weedvol/tlsconf"
 	"google.golang.org/grpc/credentials"
-	"log"
 	"net"
 	"os"
 	"os/signal"
@@ -30,6 +29,7 @@ import (
 	"github.com/weedvol/weedvol/iouring"
 	"github.com/weedvol/weedvol/nodestate"
 	"github.com/weedvol/weedvol/secconf"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 func main() {
@@ -38,7 +38,6 @@ func main() {
 
 func run(args []string) int {
 	setSchedulerProcs()
-	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
 	o, err := parseArgs(args)
 	if errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "usage: weedvol [-config_dir=D] [volume] [flags]; flags as `weed volume`")
@@ -46,19 +45,28 @@ func run(args []string) int {
 		return 0
 	}
 	if err != nil {
-		logger.Printf("weedvol: %v", err)
+		wlog.Errorf("weedvol: %v", err)
 		return 2
 	}
-	if err := serve(o, logger); err != nil {
-		logger.Printf("weedvol: %v", err)
+	logs, err := wlog.New(o.log)
+	if err != nil {
+		wlog.Errorf("weedvol: %v", err)
+		return 2
+	}
+	wlog.SetDefault(logs)
+	defer logs.Close()
+	if err := serve(o); err != nil {
+		wlog.Errorf("weedvol: %v", err)
 		return 1
 	}
 	return 0
 }
 
-func serve(o *options, logger *log.Logger) error {
-	logf := boundedLogf(logger)
-	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile, logf)
+func serve(o *options) error {
+	// packages log at INFO through their Logf; warnings, errors and V(n)
+	// lines they write through wlog directly
+	logf := wlog.Infof
+	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile, wlog.Errorf)
 	if err != nil {
 		return err
 	}
@@ -85,7 +93,7 @@ func serve(o *options, logger *log.Logger) error {
 	}
 	whiteList, wlErrs := guard.New(append(guard.Split(o.whiteList), guard.Split(sec.Guard.WhiteList)...))
 	for _, e := range wlErrs {
-		logf("weedvol: white list entry skipped: %v", e)
+		wlog.Warningf("weedvol: white list entry skipped: %v", e)
 	}
 	io, err := iouring.New(o.ioEngine)
 	if err != nil {
@@ -189,7 +197,7 @@ func serve(o *options, logger *log.Logger) error {
 
 	stopRefresh := make(chan struct{})
 	defer close(stopRefresh)
-	go tlsSet.Refresh(tlsconf.RefreshInterval(), stopRefresh, logf)
+	go tlsSet.Refresh(tlsconf.RefreshInterval(), stopRefresh, wlog.Warningf)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	for s := <-sig; s == syscall.SIGHUP; s = <-sig {
@@ -220,21 +228,6 @@ func serve(o *options, logger *log.Logger) error {
 	return store.Close()
 }
 
-// maxLogLine bounds one log line: requests and peers' answers reach the log
-// (file names, collection names, errors quoting them), and none may make
-// the server write an unbounded string.
-const maxLogLine = 4096
-
-func boundedLogf(logger *log.Logger) func(string, ...any) {
-	return func(format string, args ...any) {
-		msg := fmt.Sprintf(format, args...)
-		if len(msg) > maxLogLine {
-			msg = fmt.Sprintf("%s... (%d more bytes)", msg[:maxLogLine], len(msg)-maxLogLine)
-		}
-		logger.Print(msg)
-	}
-}
-
 // reload is upstream's SIGHUP: security.toml is read again and its white
 // list and JWT keys take effect; certificate files are re-read (TLS
 // settings other than the files themselves need a restart).
@@ -242,15 +235,15 @@ func reload(o *options, whiteList *guard.WhiteList, h *httpfast.Server, tlsSet *
 	logf("weedvol: reloading the security configuration")
 	sec, err := secconf.Load(o.securityFile, o.configDir)
 	if err != nil {
-		logf("weedvol: reload: %v (keeping the configuration in force)", err)
+		wlog.Warningf("weedvol: reload: %v (keeping the configuration in force)", err)
 		return
 	}
 	for _, e := range whiteList.Set(append(guard.Split(o.whiteList), guard.Split(sec.Guard.WhiteList)...)) {
-		logf("weedvol: white list entry skipped: %v", e)
+		wlog.Warningf("weedvol: white list entry skipped: %v", e)
 	}
 	h.SetSigningKeys([]byte(sec.JWT.Signing.Key), []byte(sec.JWT.Signing.Read.Key))
 	if err := tlsSet.Reload(); err != nil {
-		logf("weedvol: reload: %v (keeping the certificates loaded before)", err)
+		wlog.Warningf("weedvol: reload: %v (keeping the certificates loaded before)", err)
 	}
 }
 

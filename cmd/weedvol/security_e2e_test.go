@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"log"
 	"net/http"
 	"os"
 	"os/exec"
@@ -19,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/weedvol/weedvol/internal/weedproc"
+	"github.com/weedvol/weedvol/wlog"
 )
 
 // startAlone runs weedvol without a master (it keeps trying to reach one)
@@ -125,9 +125,13 @@ func TestSecurityTomlApplied(t *testing.T) {
 
 func TestBoundedLog(t *testing.T) {
 	var b bytes.Buffer
-	logf := boundedLogf(log.New(&b, "", 0))
-	logf("volume %s", strings.Repeat("x", 1<<20))
-	if b.Len() > maxLogLine+100 || !strings.Contains(b.String(), "more bytes") {
+	h, err := wlog.New(wlog.Options{ToStderr: true, Stderr: &b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wlog.SetDefault(wlog.SetDefault(h))
+	wlog.Infof("volume %s", strings.Repeat("x", 1<<20))
+	if b.Len() > wlog.MaxLine+100 || !strings.Contains(b.String(), "more bytes") {
 		t.Fatalf("a 1 MB argument made a %d byte log line", b.Len())
 	}
 }
