@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/metrics"
 	"github.com/weedvol/weedvol/nodestate"
 )
 
@@ -67,6 +68,9 @@ type Config struct {
 	AllowUntrustedRemoteEndpoints bool
 
 	Logf func(format string, args ...any)
+	// Metrics receives upstream's vacuum, scrub, EC rebuild and master
+	// disconnection metrics; nil means metrics.Discard.
+	Metrics *metrics.Metrics
 }
 
 // Service implements volume_server_pb.VolumeServerServer over an engine
@@ -79,6 +83,7 @@ type Service struct {
 	state *nodestate.State
 	logf  func(string, ...any)
 	guard *guard.WhiteList
+	m     *metrics.Metrics // cfg.Metrics, never nil
 
 	// dirUUIDs are the location directories' vol_dir.uuid, by disk id.
 	dirUUIDs []string
@@ -114,7 +119,10 @@ func New(cfg Config) *Service {
 	if cfg.Pulse <= 0 {
 		cfg.Pulse = DefaultPulse
 	}
-	s := &Service{cfg: cfg, store: cfg.Store, state: cfg.State, logf: cfg.Logf, guard: cfg.WhiteList}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.Discard
+	}
+	s := &Service{cfg: cfg, store: cfg.Store, state: cfg.State, logf: cfg.Logf, guard: cfg.WhiteList, m: cfg.Metrics}
 	var dirs []string
 	for _, l := range s.store.Locations() {
 		dirs = append(dirs, l.Dir)
