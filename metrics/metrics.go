@@ -85,7 +85,12 @@ type Metrics struct {
 
 // Discard is an unregistered Metrics for servers built without one (tests,
 // tools): the hooks work and cost the same, nothing serves them.
-var Discard = New(BuildInfo{})
+var Discard *Metrics
+
+// init, not a variable initializer: New needs the package's descriptors,
+// which Go initialises in dependency order it cannot see through the
+// collectors' interface methods.
+func init() { Discard = New(BuildInfo{}) }
 
 // New returns a Metrics with every family registered and the volume
 // server's start time set to now.

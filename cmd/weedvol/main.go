@@ -107,6 +107,7 @@ func serve(o *options, logger *log.Logger) error {
 	logf("weedvol: %d volumes in %d directories opened in %v, io engine %s", len(store.Volumes()), len(locs), time.Since(opening).Round(time.Millisecond), io.Name())
 
 	state := nodestate.NewFor(o.offsetSize)
+	reg := newMetrics(o.offsetSize)
 	publicURL := o.publicURL
 	if publicURL == "" {
 		publicURL = o.ip + ":" + strconv.Itoa(o.portPublic)
@@ -119,6 +120,7 @@ func serve(o *options, logger *log.Logger) error {
 		AllowUntrustedRemoteEndpoints: o.allowUntrusted,
 		MaintenanceBytesPerSecond:     int64(o.maintenanceMBps) << 20,
 		CompactionBytesPerSecond:      int64(o.compactionMBps) << 20,
+		Metrics:                       reg,
 	})
 	// EC reads and deletes reach other nodes' shards through the service's
 	// master lookups and peer connections.
@@ -147,7 +149,13 @@ func serve(o *options, logger *log.Logger) error {
 		},
 		ReadSigningKey: []byte(sec.JWT.Signing.Read.Key),
 		Logf:           logf,
+		Metrics:        reg,
 	})
+	mctx, stopMetrics := context.WithCancel(context.Background())
+	defer stopMetrics()
+	if err := startMetrics(mctx, o, reg, svc, logf); err != nil {
+		return err
+	}
 
 	grpcLis, err := net.Listen("tcp", net.JoinHostPort(o.ipBind, strconv.Itoa(o.portGrpc)))
 	if err != nil {
