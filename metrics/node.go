@@ -20,7 +20,7 @@ type CollectionStats struct {
 
 // Disk is one data directory's file-system usage.
 type Disk struct {
-	Dir                   string
+	Dir                    string
 	All, Used, Free, Avail uint64
 	// Error is set while the directory cannot be read (upstream's
 	// disk_error_status).
