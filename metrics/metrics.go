@@ -63,7 +63,6 @@ type Metrics struct {
 	replFailures  *prometheus.CounterVec // operation, reason
 	ecRebuildSecs *prometheus.HistogramVec
 	ecRebuilds    *prometheus.CounterVec
-	ecRecon       *prometheus.CounterVec
 	disconnects   *prometheus.CounterVec // address
 
 	// ReadFailures, ReadInvalidNeedles, WriteFailures and StorageIOErrors
@@ -134,7 +133,6 @@ func New(info BuildInfo) *Metrics {
 	m.replFailures = counterVec("replication_failures_total", "Counter of replication failures by operation and reason (timeout, connection_refused, context_cancelled, server_error).", "operation", "reason")
 	m.ecRebuildSecs = histVec("ec_rebuild_seconds", "Bucketed histogram of EC shard rebuild/reconstruct duration by result.", prometheus.ExponentialBuckets(0.01, 2, 20), "result")
 	m.ecRebuilds = counterVec("ec_rebuild_total", "Counter of EC shard rebuild operations by result.", "result")
-	m.ecRecon = counterVec("ec_reconstructed_interval_total", "Reads of an EC interval served by reconstructing from other shards; success means reconstruction produced data, not that the needle passed validation.", "result")
 	m.startTime = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: Namespace, Subsystem: subsystem, Name: "start_time_seconds",
 		Help: "Start time of the volume server, as seconds since UNIX epoch."})
 	m.startTime.Set(float64(time.Now().Unix()))
@@ -153,7 +151,7 @@ func New(info BuildInfo) *Metrics {
 		m.ReadFailures, m.ReadInvalidNeedles, m.WriteFailures, m.StorageIOErrors,
 		m.disconnects, m.scrubLast, m.scrubVolumes, m.scrubShards,
 		m.replOps, m.replSeconds, m.replTargets, m.replFailures,
-		m.ecRebuildSecs, m.ecRebuilds, m.ecRecon,
+		m.ecRebuildSecs, m.ecRebuilds,
 		gaugeFunc("concurrent_download_limit", "Limit total concurrent download size.", func() float64 { return float64(m.downloadLimit.Load()) }),
 		gaugeFunc("concurrent_upload_limit", "Limit total concurrent upload size.", func() float64 { return float64(m.uploadLimit.Load()) }),
 		gaugeFunc("in_flight_download_size", "In flight total download size.", func() float64 { _, d := m.inflightNow(); return float64(d) }),

@@ -90,15 +90,6 @@ func (m *Metrics) EcRebuilt(took time.Duration, err error) {
 	m.ecRebuilds.WithLabelValues(result).Inc()
 }
 
-// EcReconstructed counts an EC interval read by reconstruction.
-func (m *Metrics) EcReconstructed(ok bool) {
-	result := "success"
-	if !ok {
-		result = "failure"
-	}
-	m.ecRecon.WithLabelValues(result).Inc()
-}
-
 // MasterDisconnected counts the loss of the heartbeat stream to master.
 func (m *Metrics) MasterDisconnected(master string) {
 	m.disconnects.WithLabelValues(master).Inc()
