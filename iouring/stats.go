@@ -1,6 +1,10 @@
 package iouring
 
-import "sync/atomic"
+import (
+	"errors"
+	"sync/atomic"
+	"syscall"
+)
 
 // Engine names as Stats reports them.
 const (
@@ -30,6 +34,9 @@ type Stats struct {
 	// CQEs reaped (a resubmitted short transfer counts again); Enters
 	// counts io_uring_enter calls.
 	Submitted, Completed, Enters uint64
+	// IOErrors counts operations that failed with EIO: the storage
+	// device, not the request, is at fault.
+	IOErrors uint64
 }
 
 // counter is an atomic counter alone on its cache line, so that counters
@@ -42,7 +49,15 @@ type counter struct {
 var (
 	opCounts                   [numEngines][numKinds]counter
 	submitted, completed, ents counter
+	ioErrors                   counter
 )
+
+// noteIOError counts err if it is an EIO.
+func noteIOError(err error) {
+	if errors.Is(err, syscall.EIO) {
+		ioErrors.Add(1)
+	}
+}
 
 func countOp(engine int, kind opKind) { opCounts[engine][kind].Add(1) }
 
@@ -56,5 +71,6 @@ func ReadStats() Stats {
 		}
 	}
 	s.Submitted, s.Completed, s.Enters = submitted.Load(), completed.Load(), ents.Load()
+	s.IOErrors = ioErrors.Load()
 	return s
 }

@@ -33,12 +33,20 @@ type syncFile struct {
 // on the descriptor and reports os.ErrClosed after Close.
 func (f *syncFile) ReadAt(p []byte, off int64) (int, error) {
 	countOp(EngineSync, kindRead)
-	return f.h.f.ReadAt(p, off)
+	n, err := f.h.f.ReadAt(p, off)
+	if err != nil {
+		noteIOError(err)
+	}
+	return n, err
 }
 
 func (f *syncFile) WriteAt(p []byte, off int64) (int, error) {
 	countOp(EngineSync, kindWrite)
-	return f.h.f.WriteAt(p, off)
+	n, err := f.h.f.WriteAt(p, off)
+	if err != nil {
+		noteIOError(err)
+	}
+	return n, err
 }
 
 func (f *syncFile) WriteVAt(bufs [][]byte, off int64) (int64, error) {

@@ -23,6 +23,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/weedvol/weedvol/iouring"
 )
 
 // Namespace and subsystem of upstream's volume server families.
@@ -65,9 +67,9 @@ type Metrics struct {
 	ecRebuilds    *prometheus.CounterVec
 	disconnects   *prometheus.CounterVec // address
 
-	// ReadFailures, ReadInvalidNeedles, WriteFailures and StorageIOErrors
-	// are upstream's label-less counters of the same names.
-	ReadFailures, ReadInvalidNeedles, WriteFailures, StorageIOErrors prometheus.Counter
+	// ReadFailures, ReadInvalidNeedles and WriteFailures are upstream's
+	// label-less counters of the same names.
+	ReadFailures, ReadInvalidNeedles, WriteFailures prometheus.Counter
 
 	startTime         prometheus.Gauge
 	uploadLimit       atomic.Int64
@@ -122,7 +124,6 @@ func New(info BuildInfo) *Metrics {
 	m.ReadFailures = counter("file_read_failures", "Counter of overall failed file read requests from clients.")
 	m.ReadInvalidNeedles = counter("file_read_invalid_needles", "Counter of failed file read requests due to invalid needle IDs from clients.")
 	m.WriteFailures = counter("file_write_failures", "Counter of overall failed file write requests from clients.")
-	m.StorageIOErrors = counter("storage_io_error_total", "Counter of storage read/write EIO errors on volumes and EC shards.")
 	m.scrubLast = gaugeVec("scrub_last_time_seconds", "Last scrub execution time, as seconds since UNIX epoch.", "mode")
 	m.scrubVolumes = counterVec("scrub_volume_failures", "Counter of overall volumes with issues detected during scrubbing.", "mode")
 	m.scrubShards = counterVec("scrub_shard_failures", "Counter of overall EC shards with issues detected during scrubbing.", "mode")
@@ -148,7 +149,10 @@ func New(info BuildInfo) *Metrics {
 		build, m.startTime,
 		m.requests, m.handlers, m.seconds, m.inflight,
 		m.vacuumCompact, m.vacuumCommit, m.vacuumSeconds,
-		m.ReadFailures, m.ReadInvalidNeedles, m.WriteFailures, m.StorageIOErrors,
+		m.ReadFailures, m.ReadInvalidNeedles, m.WriteFailures,
+		// EIO from any volume file operation, as iouring counts them
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: Namespace, Subsystem: subsystem, Name: "storage_io_error_total",
+			Help: "Counter of storage read/write EIO errors on volumes and EC shards."}, func() float64 { return float64(iouring.ReadStats().IOErrors) }),
 		m.disconnects, m.scrubLast, m.scrubVolumes, m.scrubShards,
 		m.replOps, m.replSeconds, m.replTargets, m.replFailures,
 		m.ecRebuildSecs, m.ecRebuilds,
