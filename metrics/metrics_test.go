@@ -246,3 +246,15 @@ func TestServeAndPush(t *testing.T) {
 
 func goos() string   { return runtime.GOOS }
 func goarch() string { return runtime.GOARCH }
+
+// BenchmarkRequestHooks is what metrics add to each request to a needle:
+// Begin and End on the admin port (in-flight gauge, counter, histogram).
+func BenchmarkRequestHooks(b *testing.B) {
+	m := New(BuildInfo{})
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			m.Begin(TypeGet, true).End(200)
+		}
+	})
+}

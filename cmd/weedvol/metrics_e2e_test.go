@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -132,6 +133,22 @@ func TestMetricsMatchUpstream(t *testing.T) {
 		t.Errorf("upstream shows %d volumeServer families, weedvol %d", n, countPrefix(wvFams, "SeaweedFS_volumeServer_"))
 	}
 
+	// weedvol's own families saw the traffic
+	for _, c := range []struct {
+		family, labels string
+		min            float64
+	}{
+		{"weedvol_group_commit_batch_size", "", 1},
+		{"weedvol_io_operations_total", "engine=sync,op=read", 100}, // auto routes reads to pread
+		{"weedvol_sendfile_bytes_total", "", 2_400_000},
+		{"weedvol_index_mapped_bytes", "kind=idx", 0},
+		{"weedvol_io_uring_submissions_total", "", 0},
+	} {
+		if v, ok := seriesValue(wvFams, c.family, c.labels); !ok || v < c.min {
+			t.Errorf("%s{%s} = %v (present %v), want at least %v", c.family, c.labels, v, ok, c.min)
+		}
+	}
+
 	// a vacuum makes the vacuuming_* families appear on both
 	for _, s := range []*server{up, wv} {
 		resp, err := http.Get("http://" + s.master.Addr() + "/vol/vacuum?garbageThreshold=0.0001")
@@ -160,7 +177,17 @@ func metricsTraffic(master string) error {
 			return err
 		}
 		url = a.URL
-		if err := weedproc.Upload(url, a.Fid, fmt.Sprintf("f%d.txt", i), "text/plain", []byte(strings.Repeat("metrics ", i+1))); err != nil {
+		data, name, mime := []byte(strings.Repeat("metrics ", i+1)), fmt.Sprintf("f%d.txt", i), "text/plain"
+		if i == 99 {
+			// 2.4 MB that does not compress: stored as is, read streamed
+			// (weedvol: with sendfile)
+			data, name, mime = make([]byte, 2_400_000), "large.bin", "application/octet-stream"
+			rng := rand.New(rand.NewPCG(1, 2))
+			for j := range data {
+				data[j] = byte(rng.Uint32())
+			}
+		}
+		if err := weedproc.Upload(url, a.Fid, name, mime, data); err != nil {
 			return err
 		}
 		fids = append(fids, a.Fid)
