@@ -281,6 +281,7 @@ func (v *Volume) commitBatch(batch []*op) {
 	if len(live) == 0 {
 		return
 	}
+	groupCommits.observe(len(live))
 	// The .idx rows go out right after the records, before any fsync: a
 	// process that dies after the .dat write and before its rows leaves
 	// records without rows, and the window for that is one pwrite, not an

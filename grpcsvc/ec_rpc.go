@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
 	"google.golang.org/grpc/codes"
@@ -55,7 +56,9 @@ func (s *Service) VolumeEcShardsRebuild(ctx context.Context, req *volume_server_
 		return nil, err
 	}
 	defer s.reportEcChanges(s.store.EcVolumes())
+	start := time.Now()
 	ids, err := s.store.EcRebuild(ctx, req.GetVolumeId(), req.GetCollection())
+	s.m.EcRebuilt(time.Since(start), err)
 	if err != nil {
 		if len(ids) == 0 {
 			return nil, err

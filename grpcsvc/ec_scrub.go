@@ -81,5 +81,6 @@ func (s *Service) ScrubEcVolume(ctx context.Context, req *volume_server_pb.Scrub
 			resp.Details = append(resp.Details, d.Error())
 		}
 	}
+	s.m.Scrubbed(m.String(), len(resp.BrokenVolumeIds), len(resp.BrokenShardInfos), true)
 	return resp, nil
 }

@@ -161,6 +161,9 @@ func (h *heartbeater) run(ctx context.Context) {
 		if h.stopped() || ctx.Err() != nil {
 			return
 		}
+		// upstream counts every heartbeat stream that ends, by the
+		// master it went to
+		h.svc.m.MasterDisconnected(target)
 		if registered {
 			backoff = time.Second
 		}

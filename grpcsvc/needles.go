@@ -58,10 +58,12 @@ func (s *Service) VolumeNeedleStatus(ctx context.Context, req *volume_server_pb.
 func (s *Service) ReadNeedleBlob(ctx context.Context, req *volume_server_pb.ReadNeedleBlobRequest) (*volume_server_pb.ReadNeedleBlobResponse, error) {
 	v, ok := s.store.Volume(req.GetVolumeId())
 	if !ok {
+		s.m.ReadFailures.Inc()
 		return nil, fmt.Errorf("not found volume id %d", req.GetVolumeId())
 	}
 	blob, err := readBlob(v, req.GetOffset(), req.GetSize())
 	if err != nil {
+		s.m.ReadFailures.Inc()
 		return nil, fmt.Errorf("read needle blob offset %d size %d: %v", req.GetOffset(), req.GetSize(), err)
 	}
 	return &volume_server_pb.ReadNeedleBlobResponse{NeedleBlob: blob}, nil
@@ -87,10 +89,12 @@ func readBlob(v *engine.Volume, off int64, size int32) ([]byte, error) {
 func (s *Service) ReadNeedleMeta(ctx context.Context, req *volume_server_pb.ReadNeedleMetaRequest) (*volume_server_pb.ReadNeedleMetaResponse, error) {
 	v, ok := s.store.Volume(req.GetVolumeId())
 	if !ok {
+		s.m.ReadFailures.Inc()
 		return nil, fmt.Errorf("not found volume id %d and read needle metadata at ec shards is not supported", req.GetVolumeId())
 	}
 	n, err := readMetaAt(v, req.GetOffset(), req.GetSize())
 	if err != nil {
+		s.m.ReadFailures.Inc()
 		return nil, err
 	}
 	resp := &volume_server_pb.ReadNeedleMetaResponse{
@@ -178,9 +182,11 @@ func (s *Service) WriteNeedleBlob(ctx context.Context, req *volume_server_pb.Wri
 	}
 	v, ok := s.store.Volume(req.GetVolumeId())
 	if !ok {
+		s.m.WriteFailures.Inc()
 		return nil, fmt.Errorf("not found volume id %d", req.GetVolumeId())
 	}
 	if err := v.WriteBlob(req.GetNeedleId(), req.GetNeedleBlob(), req.GetSize()); err != nil {
+		s.m.WriteFailures.Inc()
 		return nil, fmt.Errorf("write blob needle %d size %d: %v", req.GetNeedleId(), req.GetSize(), err)
 	}
 	return &volume_server_pb.WriteNeedleBlobResponse{}, nil

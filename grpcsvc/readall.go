@@ -22,10 +22,12 @@ func (s *Service) ReadAllNeedles(req *volume_server_pb.ReadAllNeedlesRequest, st
 	for _, vid := range req.GetVolumeIds() {
 		v, ok := s.store.Volume(vid)
 		if !ok {
+			s.m.ReadFailures.Inc()
 			return fmt.Errorf("not found volume id %d", vid)
 		}
 		var err error
 		if buf, err = streamVolume(v, stream, buf); err != nil {
+			s.m.ReadFailures.Inc()
 			return err
 		}
 	}

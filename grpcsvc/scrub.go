@@ -55,6 +55,7 @@ func (s *Service) ScrubVolume(ctx context.Context, req *volume_server_pb.ScrubVo
 			resp.Details = append(resp.Details, p.Error())
 		}
 	}
+	s.m.Scrubbed(req.GetMode().String(), len(resp.BrokenVolumeIds), 0, false)
 	if req.GetMarkBrokenVolumesReadonly() {
 		var errs []error
 		for _, id := range resp.BrokenVolumeIds {

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/metrics"
 	"github.com/weedvol/weedvol/nodestate"
 	"github.com/weedvol/weedvol/wlog"
 )
@@ -68,6 +69,9 @@ type Config struct {
 	AllowUntrustedRemoteEndpoints bool
 
 	Logf func(format string, args ...any)
+	// Metrics receives upstream's vacuum, scrub, EC rebuild and master
+	// disconnection metrics; nil means metrics.Discard.
+	Metrics *metrics.Metrics
 }
 
 // Service implements volume_server_pb.VolumeServerServer over an engine
@@ -80,6 +84,7 @@ type Service struct {
 	state *nodestate.State
 	logf  func(string, ...any)
 	guard *guard.WhiteList
+	m     *metrics.Metrics // cfg.Metrics, never nil
 
 	// dirUUIDs are the location directories' vol_dir.uuid, by disk id.
 	dirUUIDs []string
@@ -115,7 +120,10 @@ func New(cfg Config) *Service {
 	if cfg.Pulse <= 0 {
 		cfg.Pulse = DefaultPulse
 	}
-	s := &Service{cfg: cfg, store: cfg.Store, state: cfg.State, logf: cfg.Logf, guard: cfg.WhiteList}
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.Discard
+	}
+	s := &Service{cfg: cfg, store: cfg.Store, state: cfg.State, logf: cfg.Logf, guard: cfg.WhiteList, m: cfg.Metrics}
 	var dirs []string
 	for _, l := range s.store.Locations() {
 		dirs = append(dirs, l.Dir)

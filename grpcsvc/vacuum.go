@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
 	"google.golang.org/grpc/codes"
@@ -59,6 +60,7 @@ func (s *Service) VacuumVolumeCompact(req *volume_server_pb.VacuumVolumeCompactR
 		return status.Error(codes.NotFound, fmt.Sprintf("compact volume %d: volume id %d is not found during compact: %v", req.GetVolumeId(), req.GetVolumeId(), errVolumeNotFound))
 	}
 	pace := newPacer(s.cfg.CompactionBytesPerSecond)
+	start := time.Now()
 	var sendErr error
 	last, next := int64(0), int64(compactProgressEvery)
 	err := v.Compact(func(scanned int64) bool {
@@ -74,6 +76,7 @@ func (s *Service) VacuumVolumeCompact(req *volume_server_pb.VacuumVolumeCompactR
 		}
 		return true
 	})
+	s.m.Vacuumed("compact", time.Since(start), err == nil && sendErr == nil)
 	if sendErr != nil {
 		return sendErr
 	}
@@ -95,7 +98,9 @@ func (s *Service) VacuumVolumeCommit(ctx context.Context, req *volume_server_pb.
 		return nil, err
 	}
 	resp := &volume_server_pb.VacuumVolumeCommitResponse{}
+	start := time.Now()
 	v, err := s.store.CommitCompactVolume(req.GetVolumeId())
+	s.m.Vacuumed("commit", time.Since(start), err == nil)
 	if v != nil {
 		resp.IsReadOnly, resp.VolumeSize = v.IsReadOnly(), uint64(v.Size())
 	}

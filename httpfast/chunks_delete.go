@@ -31,6 +31,7 @@ func (s *Server) deleteManifestChunks(ctx *fasthttp.RequestCtx, v *engine.Volume
 		m, err = parseManifest(full.Data, full.IsCompressed())
 	}
 	if err != nil {
+		s.m.WriteFailures.Inc()
 		writeJSONError(ctx, fasthttp.StatusInternalServerError, "Load chunks manifest error: "+err.Error())
 		return 0, false
 	}
@@ -47,6 +48,7 @@ func (s *Server) deleteManifestChunks(ctx *fasthttp.RequestCtx, v *engine.Volume
 		return m.Size, true
 	}
 	if err := s.deleteChunks(m.Chunks); err != nil {
+		s.m.WriteFailures.Inc()
 		writeJSONError(ctx, fasthttp.StatusInternalServerError, "Delete chunks error: "+err.Error())
 		return 0, false
 	}

@@ -43,6 +43,8 @@ func (s *Server) getEc(ctx *fasthttp.RequestCtx, vid uint32, key uint64, cookie 
 	rec, err := s.cfg.Store.EcRead(rctx, vid, &n, key, cookie, engine.ReadOptions{})
 	if err != nil {
 		if errors.Is(err, engine.ErrEcNotFound) {
+			s.m.ReadInvalidNeedles.Inc()
+			s.m.NotFound()
 			ctx.SetStatusCode(fasthttp.StatusNotFound)
 			return
 		}

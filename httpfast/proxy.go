@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/weedvol/weedvol/metrics"
 )
 
 // LookupFunc returns the HTTP addresses (host:port) of the servers that
@@ -43,15 +44,20 @@ func (s *Server) proxyRead(ctx *fasthttp.RequestCtx, vid uint32) {
 	defer cancel()
 	urls, err := s.cfg.Lookup(lctx, vid)
 	if err != nil {
+		s.m.InternalError()
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 		return
 	}
 	for _, u := range urls {
 		if s.cfg.SelfURL == "" || !strings.Contains(u, s.cfg.SelfURL) {
+			s.m.Handler(metrics.ReadProxyReq)
 			s.proxyTo(ctx, strings.TrimPrefix(u, "http://"))
 			return
 		}
 	}
+	s.m.ReadInvalidNeedles.Inc()
+	s.m.Handler(metrics.EmptyReadProxyLoc)
+	s.m.NotFound()
 	ctx.SetStatusCode(fasthttp.StatusNotFound)
 }
 
@@ -61,6 +67,8 @@ func (s *Server) proxyRead(ctx *fasthttp.RequestCtx, vid uint32) {
 // forwarded again.
 func (s *Server) notLocal(ctx *fasthttp.RequestCtx, vid uint32) {
 	if s.cfg.ReadMode == "local" || string(ctx.QueryArgs().Peek("proxied")) == "true" || s.cfg.Lookup == nil {
+		s.m.ReadInvalidNeedles.Inc()
+		s.m.NotFound()
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
 	}
@@ -70,10 +78,13 @@ func (s *Server) notLocal(ctx *fasthttp.RequestCtx, vid uint32) {
 	if err != nil && s.cfg.ReadMode == "proxy" && !isVolumeNotFound(err) {
 		// the master could not be asked; a master that knows no holder
 		// is a 404, below
+		s.m.InternalError()
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 		return
 	}
 	if err != nil || len(urls) == 0 {
+		s.m.ReadInvalidNeedles.Inc()
+		s.m.NotFound()
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
 	}
@@ -86,13 +97,18 @@ func (s *Server) notLocal(ctx *fasthttp.RequestCtx, vid uint32) {
 		}
 	}
 	if target == "" {
+		s.m.ReadInvalidNeedles.Inc()
+		s.m.Handler(metrics.EmptyReadProxyLoc)
+		s.m.NotFound()
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
 	}
 	if s.cfg.ReadMode == "proxy" {
+		s.m.Handler(metrics.ReadProxyReq)
 		s.proxyTo(ctx, target)
 		return
 	}
+	s.m.Handler(metrics.ReadRedirectReq)
 	p := parseFidPath(requestPath(ctx))
 	loc := s.peerScheme + target + "/" + string(p.vid) + "," + string(p.fid)
 	q := "proxied=true"
@@ -141,6 +157,8 @@ func (s *Server) proxyTo(ctx *fasthttp.RequestCtx, target string) {
 		req.Header.AddBytesKV(k, v)
 	})
 	if err := s.proxyClient.DoTimeout(req, resp, 60*time.Second); err != nil {
+		s.m.Handler(metrics.FailedReadProxyReq)
+		s.m.InternalError()
 		ctx.SetStatusCode(fasthttp.StatusInternalServerError)
 		return
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/engine/needle"
+	"github.com/weedvol/weedvol/metrics"
 	"github.com/weedvol/weedvol/wlog"
 )
 
@@ -54,10 +55,13 @@ func (s *Server) get(ctx *fasthttp.RequestCtx) {
 	opts := engine.ReadOptions{ReadDeleted: string(ctx.QueryArgs().Peek("readDeleted")) == "true"}
 	off, size, found := v.Lookup(key)
 	if !found || off == 0 {
+		s.m.ReadInvalidNeedles.Inc()
+		s.m.NotFound()
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 		return
 	}
 	if size < 0 && opts.ReadDeleted && size != needle.TombstoneSize {
+		s.m.Handler(metrics.ReadDeletedNeedle)
 		size = -size
 	}
 	var n needle.Needle
@@ -173,11 +177,18 @@ func (s *Server) getStreamed(ctx *fasthttp.RequestCtx, v *engine.Volume, n *need
 }
 
 // readError maps engine errors to upstream's replies.
+// Metrics as upstream's: every failure counts in file_read_failures, a
+// needle the index does not know also in file_read_invalid_needles.
 func (s *Server) readError(ctx *fasthttp.RequestCtx, err error) {
 	switch {
 	case errors.Is(err, engine.ErrNotFound), errors.Is(err, engine.ErrDeleted), errors.Is(err, engine.ErrCookieMismatch):
+		if errors.Is(err, engine.ErrNotFound) {
+			s.m.ReadInvalidNeedles.Inc()
+		}
+		s.m.NotFound()
 		ctx.SetStatusCode(fasthttp.StatusNotFound)
 	default:
+		s.m.InternalError()
 		wlog.V(1).Infof("read %s: %v", requestPath(ctx), err) // the 5xx line says it at v=0
 		if ctx.IsHead() {
 			ctx.SetStatusCode(fasthttp.StatusInternalServerError)

@@ -18,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/metrics"
 	"github.com/weedvol/weedvol/nodestate"
 	"github.com/weedvol/weedvol/wlog"
 )
@@ -54,11 +55,15 @@ type Config struct {
 	PeerTLS *tls.Config
 	// Logf receives errors worth an operator's attention.
 	Logf func(format string, args ...any)
+	// Metrics receives upstream's volume server request metrics; nil
+	// means metrics.Discard.
+	Metrics *metrics.Metrics
 }
 
 // Server is the HTTP front end.
 type Server struct {
 	cfg Config
+	m   *metrics.Metrics // cfg.Metrics, never nil
 
 	inflightUpload   atomic.Int64
 	inflightDownload atomic.Int64
@@ -90,7 +95,10 @@ func New(cfg Config) *Server {
 	if cfg.ReadMode == "" {
 		cfg.ReadMode = "proxy"
 	}
-	s := &Server{cfg: cfg, repl: newReplicator(cfg.PeerTLS),
+	if cfg.Metrics == nil {
+		cfg.Metrics = metrics.Discard
+	}
+	s := &Server{cfg: cfg, m: cfg.Metrics, repl: newReplicator(cfg.PeerTLS),
 		chunkClient: newChunkClient(cfg.PeerTLS), proxyClient: newProxyClient(cfg.PeerTLS), peerScheme: "http://"}
 	if cfg.PeerTLS != nil {
 		s.peerScheme = "https://"
@@ -99,7 +107,15 @@ func New(cfg Config) *Server {
 	s.uploadCond = sync.NewCond(&s.limitMu)
 	s.downloadCond = sync.NewCond(&s.limitMu)
 	s.bufPool.New = func() any { b := make([]byte, 0, 64<<10); return &b }
+	s.m.SetLimits(cfg.ConcurrentUploadLimit, cfg.ConcurrentDownloadLimit)
+	s.m.SetInflight(s.InflightBytes)
 	return s
+}
+
+// InflightBytes reports the upload and download bytes in flight now, as
+// -concurrentUploadLimitMB and -concurrentDownloadLimitMB count them.
+func (s *Server) InflightBytes() (upload, download int64) {
+	return s.inflightUpload.Load(), s.inflightDownload.Load()
 }
 
 // FastServer is the fasthttp server for handler (Admin or Public), set up
@@ -182,6 +198,9 @@ func (s *Server) admin(ctx *fasthttp.RequestCtx) {
 	if s.static(ctx) {
 		return
 	}
+	// upstream times and counts the requests its "/" handler serves, and
+	// counts the admin port's in in_flight_requests
+	req := s.m.Begin(metrics.TypeOf(ctx.Method()), true)
 	s.cors(ctx)
 	switch {
 	case ctx.IsGet(), ctx.IsHead():
@@ -198,6 +217,7 @@ func (s *Server) admin(ctx *fasthttp.RequestCtx) {
 	default:
 		writeJSONError(ctx, fasthttp.StatusBadRequest, "unsupported method "+string(ctx.Method()))
 	}
+	req.End(ctx.Response.StatusCode())
 }
 
 func (s *Server) public(ctx *fasthttp.RequestCtx) {
@@ -209,6 +229,7 @@ func (s *Server) public(ctx *fasthttp.RequestCtx) {
 	if s.static(ctx) {
 		return
 	}
+	req := s.m.Begin(metrics.TypeOf(ctx.Method()), false)
 	s.cors(ctx)
 	switch {
 	case ctx.IsGet(), ctx.IsHead():
@@ -217,6 +238,7 @@ func (s *Server) public(ctx *fasthttp.RequestCtx) {
 		ctx.Response.Header.Add("Access-Control-Allow-Methods", "GET, OPTIONS")
 		ctx.Response.Header.Add("Access-Control-Allow-Headers", "*")
 	}
+	req.End(ctx.Response.StatusCode())
 }
 
 func (s *Server) cors(ctx *fasthttp.RequestCtx) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/weedvol/weedvol/diskstat"
 	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/metrics"
 )
 
 // volumeInfo mirrors upstream's storage.VolumeInfo JSON in /status.
@@ -106,6 +107,9 @@ func (s *Server) waitUploadSlot(ctx *fasthttp.RequestCtx) bool {
 	if limit == 0 || string(ctx.QueryArgs().Peek("type")) == "replicate" {
 		return true
 	}
+	if s.inflightUpload.Load() > limit {
+		s.m.Handler(metrics.UploadLimitCond)
+	}
 	return s.waitSlot(ctx, &s.inflightUpload, limit, s.cfg.InflightUploadTimeout, s.uploadCond,
 		"reject because inflight upload data %d > %d, and wait timeout")
 }
@@ -127,6 +131,7 @@ func (s *Server) waitDownloadSlot(ctx *fasthttp.RequestCtx, vid uint32, replicat
 	if limit == 0 || s.inflightDownload.Load() <= limit {
 		return true
 	}
+	s.m.Handler(metrics.DownloadLimitCond)
 	if replicated && string(ctx.QueryArgs().Peek("proxied")) != "true" && s.cfg.Lookup != nil {
 		s.proxyRead(ctx, vid)
 		return false

@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/metrics"
 )
 
 // volumeSection reads a byte range of a volume's .dat. fasthttp closes it
@@ -15,6 +16,9 @@ type volumeSection struct {
 	v        *engine.Volume
 	off, end int64
 	release  func()
+	// sent, when set (a plain-TCP connection), counts the bytes handed to
+	// the kernel with sendfile.
+	sent *metrics.Metrics
 }
 
 func (r *volumeSection) Close() error {
@@ -52,6 +56,9 @@ func (r *volumeSection) WriteTo(w io.Writer) (int64, error) {
 			}
 			n, err := rf.ReadFrom(&io.LimitedReader{R: f, N: r.end - r.off})
 			done()
+			if r.sent != nil {
+				r.sent.AddSendfileBytes(n)
+			}
 			r.off += n
 			total += n
 			if err != nil || r.off >= r.end {
@@ -121,7 +128,7 @@ func (s *Server) writeStream(ctx *fasthttp.RequestCtx, filename []byte, mimeType
 			ctx.Response.Header.Set("Content-Range", r.contentRange(size))
 			ctx.SetStatusCode(fasthttp.StatusPartialContent)
 			sniffSection(ctx, mimeType, v, off+r.start, r.length)
-			ctx.SetBodyStream(&volumeSection{v: v, off: off + r.start, end: off + r.start + r.length, release: release}, int(r.length))
+			ctx.SetBodyStream(&volumeSection{v: v, off: off + r.start, end: off + r.start + r.length, release: release, sent: s.sendfileCounter(ctx)}, int(r.length))
 			return true
 		}
 		body, ok := writeMultipartRanges(ctx, ranges, mimeType, size, func(w io.Writer, r httpRange) error {
@@ -136,7 +143,7 @@ func (s *Server) writeStream(ctx *fasthttp.RequestCtx, filename []byte, mimeType
 		return false
 	}
 	sniffSection(ctx, mimeType, v, off, size)
-	ctx.SetBodyStream(&volumeSection{v: v, off: off, end: off + size, release: release}, int(size))
+	ctx.SetBodyStream(&volumeSection{v: v, off: off, end: off + size, release: release, sent: s.sendfileCounter(ctx)}, int(size))
 	return true
 }
 
@@ -154,3 +161,13 @@ func sniffSection(ctx *fasthttp.RequestCtx, mimeType string, v *engine.Volume, o
 // sniffHeads recycles the buffers sniffSection reads a body's start into
 // (a stack array would escape through the I/O engine's interface).
 var sniffHeads = sync.Pool{New: func() any { return new([sniffLen]byte) }}
+
+// sendfileCounter is where a streamed body on ctx's connection counts its
+// sendfile bytes: nowhere over TLS, where the bytes are copied and
+// encrypted in user space.
+func (s *Server) sendfileCounter(ctx *fasthttp.RequestCtx) *metrics.Metrics {
+	if ctx.IsTLS() {
+		return nil
+	}
+	return s.m
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/engine/needle"
+	"github.com/weedvol/weedvol/metrics"
 )
 
 // upload serves POST and PUT.
@@ -30,6 +31,7 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 	p := parseFidPath(path)
 	vid, err := needle.ParseVolumeID(p.vid)
 	if err != nil {
+		s.m.WriteFailures.Inc()
 		writeJSONError(ctx, fasthttp.StatusBadRequest, needle.UpstreamVolumeIDError(string(p.vid)).Error())
 		return
 	}
@@ -39,24 +41,28 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 	}
 	releaseBody, err := readBody(ctx, s.cfg.FileSizeLimit)
 	if err != nil {
+		s.m.WriteFailures.Inc()
 		writeJSONError(ctx, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
 	defer releaseBody()
 	pu, err := parseUpload(ctx, s.cfg.FileSizeLimit)
 	if err != nil {
+		s.m.WriteFailures.Inc()
 		writeJSONError(ctx, fasthttp.StatusBadRequest, err.Error())
 		return
 	}
 	fid := uploadFid(path)
 	key, cookie, err := needle.ParseKeyCookie(fid)
 	if err != nil {
+		s.m.WriteFailures.Inc()
 		writeJSONError(ctx, fasthttp.StatusBadRequest, fidError(fid))
 		return
 	}
 	v, ok := s.cfg.Store.Volume(vid)
 	if !ok {
 		// upstream: no local volume and no replica to forward to
+		s.m.WriteFailures.Inc()
 		writeJSONError(ctx, fasthttp.StatusInternalServerError, "volume "+strconv.FormatUint(uint64(vid), 10)+" not found on "+s.cfg.SelfURL)
 		return
 	}
@@ -64,22 +70,26 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 	var remote []string
 	if !pu.replicate {
 		if remote, err = s.remoteReplicas(vid, v); err != nil {
+			s.m.WriteFailures.Inc()
 			writeJSONError(ctx, fasthttp.StatusInternalServerError, err.Error())
 			return
 		}
 	}
+	s.m.ReplicationTargets(len(remote))
 	var res engine.WriteResult
 	var replicaErr error
 	if len(remote) > 0 {
 		res, err, replicaErr = s.writeAndReplicate(ctx, &n, pu, v, vid, remote)
 	} else {
-		res, err = v.Write(&n, engine.WriteOptions{Fsync: pu.fsync})
+		res, err = s.writeLocal(v, &n, pu.fsync)
 	}
 	if err == nil && replicaErr != nil {
+		s.m.WriteFailures.Inc()
 		writeJSONError(ctx, fasthttp.StatusInternalServerError, replicaErr.Error())
 		return
 	}
 	if err != nil {
+		s.m.WriteFailures.Inc()
 		status := fasthttp.StatusInternalServerError
 		msg := "failed to write to local disk: " + err.Error()
 		if errors.Is(err, engine.ErrReadOnly) {
@@ -144,11 +154,30 @@ func (s *Server) writeAndReplicate(ctx *fasthttp.RequestCtx, n *needle.Needle, p
 	forwarded.Add(1)
 	go func() {
 		defer forwarded.Done()
+		stage := s.m.BeginStage(metrics.TypeWriteToReplicas)
+		start := time.Now()
 		replicaErr = s.replicateWrite(vid, remote, rw)
+		stage.End()
+		if replicaErr != nil {
+			s.m.Handler(metrics.ErrorWriteToReplicas)
+			s.m.ReplicationFailed(metrics.OpWrite, replicaErr)
+		}
+		s.m.Replicated(metrics.OpWrite, time.Since(start), replicaErr)
 	}()
-	res, err = v.Write(n, engine.WriteOptions{Fsync: pu.fsync})
+	res, err = s.writeLocal(v, n, pu.fsync)
 	forwarded.Wait()
 	return res, err, replicaErr
+}
+
+// writeLocal appends n to v, timed as upstream's writeToLocalDisk stage.
+func (s *Server) writeLocal(v *engine.Volume, n *needle.Needle, fsync bool) (engine.WriteResult, error) {
+	stage := s.m.BeginStage(metrics.TypeWriteToLocalDisk)
+	res, err := v.Write(n, engine.WriteOptions{Fsync: fsync})
+	stage.End()
+	if err != nil {
+		s.m.Handler(metrics.ErrorWriteToLocalDisk)
+	}
+	return res, err
 }
 
 // delete serves DELETE.
@@ -205,15 +234,30 @@ func (s *Server) delete(ctx *fasthttp.RequestCtx) {
 	var remote []string
 	if string(ctx.QueryArgs().Peek("type")) != "replicate" {
 		if remote, err = s.remoteReplicas(vid, v); err != nil {
+			s.m.WriteFailures.Inc()
 			writeJSONError(ctx, fasthttp.StatusInternalServerError, "Deletion Failed: "+err.Error())
 			return
 		}
 	}
+	start := time.Now()
 	if _, err := v.Delete(key, cookie, engine.WriteOptions{}); err != nil {
+		if len(remote) > 0 {
+			s.m.Replicated(metrics.OpDelete, time.Since(start), err)
+		}
+		s.m.WriteFailures.Inc()
 		writeJSONError(ctx, fasthttp.StatusInternalServerError, "Deletion Failed: "+err.Error())
 		return
 	}
-	if err := s.replicateDelete(vid, remote, string(requestPath(ctx)), requestToken(ctx)); err != nil {
+	s.m.ReplicationTargets(len(remote))
+	err = s.replicateDelete(vid, remote, string(requestPath(ctx)), requestToken(ctx))
+	if len(remote) > 0 {
+		if err != nil {
+			s.m.ReplicationFailed(metrics.OpDelete, err)
+		}
+		s.m.Replicated(metrics.OpDelete, time.Since(start), err)
+	}
+	if err != nil {
+		s.m.WriteFailures.Inc()
 		writeJSONError(ctx, fasthttp.StatusInternalServerError, "Deletion Failed: "+err.Error())
 		return
 	}

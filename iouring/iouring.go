@@ -159,6 +159,7 @@ func (h *handle) close() error {
 }
 
 func (h *handle) pathErr(op string, err error) error {
+	noteIOError(err)
 	return &os.PathError{Op: op, Path: h.name, Err: err}
 }
 

@@ -186,6 +186,7 @@ func (r *ring) close() error {
 }
 
 func (r *ring) enter(toSubmit, minComplete uint32) unix.Errno {
+	ents.Add(1)
 	_, _, errno := unix.Syscall6(unix.SYS_IO_URING_ENTER, uintptr(r.fd), uintptr(toSubmit),
 		uintptr(minComplete), enterGetEvents, 0, 0)
 	return errno
@@ -206,6 +207,7 @@ func (r *ring) push(i int) {
 		userData: uint64(i),
 	}
 	r.tail++
+	submitted.Add(1)
 	// Release: the kernel sees the SQE before the tail that covers it.
 	atomic.StoreUint32(r.sqTail, r.tail)
 }
@@ -255,6 +257,7 @@ func (r *ring) reap() int {
 	finished := 0
 	head := atomic.LoadUint32(r.cqHead)
 	tail := atomic.LoadUint32(r.cqTail) // acquire: CQEs up to tail are written
+	n := tail - head
 	for ; head != tail; head++ {
 		c := r.cqes[head&r.cqMask]
 		if c.userData < maxSlots && r.complete(int(c.userData), c.res) {
@@ -262,6 +265,7 @@ func (r *ring) reap() int {
 		}
 	}
 	atomic.StoreUint32(r.cqHead, head) // release the CQ entries to the kernel
+	completed.Add(uint64(n))
 	return finished
 }
 

@@ -31,11 +31,26 @@ type syncFile struct {
 
 // ReadAt and WriteAt go straight to os.File, which holds its own reference
 // on the descriptor and reports os.ErrClosed after Close.
-func (f *syncFile) ReadAt(p []byte, off int64) (int, error) { return f.h.f.ReadAt(p, off) }
+func (f *syncFile) ReadAt(p []byte, off int64) (int, error) {
+	countOp(EngineSync, kindRead)
+	n, err := f.h.f.ReadAt(p, off)
+	if err != nil {
+		noteIOError(err)
+	}
+	return n, err
+}
 
-func (f *syncFile) WriteAt(p []byte, off int64) (int, error) { return f.h.f.WriteAt(p, off) }
+func (f *syncFile) WriteAt(p []byte, off int64) (int, error) {
+	countOp(EngineSync, kindWrite)
+	n, err := f.h.f.WriteAt(p, off)
+	if err != nil {
+		noteIOError(err)
+	}
+	return n, err
+}
 
 func (f *syncFile) WriteVAt(bufs [][]byte, off int64) (int64, error) {
+	countOp(EngineSync, kindWriteV)
 	if off < 0 {
 		return 0, f.h.pathErr("writev", errNegativeOffset)
 	}
@@ -96,6 +111,7 @@ func (f *syncFile) writeRest(bufs [][]byte, done, off int64) error {
 }
 
 func (f *syncFile) Sync() error {
+	countOp(EngineSync, kindSync)
 	if err := f.h.acquire("sync"); err != nil {
 		return err
 	}

@@ -140,6 +140,7 @@ type ringFile struct {
 }
 
 func (f *ringFile) ReadAt(p []byte, off int64) (int, error) {
+	countOp(EngineUring, kindRead)
 	n, err := f.rw(opRead, "read", p, off)
 	if err == nil && n < len(p) {
 		err = io.EOF
@@ -148,6 +149,7 @@ func (f *ringFile) ReadAt(p []byte, off int64) (int, error) {
 }
 
 func (f *ringFile) WriteAt(p []byte, off int64) (int, error) {
+	countOp(EngineUring, kindWrite)
 	n, err := f.rw(opWrite, "write", p, off)
 	if err == nil && n < len(p) {
 		err = f.h.pathErr("write", io.ErrShortWrite)
@@ -204,14 +206,18 @@ func (f *ringFile) rw(opcode uint8, op string, p []byte, off int64) (int, error)
 }
 
 func (f *ringFile) WriteVAt(bufs [][]byte, off int64) (int64, error) {
+	countOp(EngineUring, kindWriteV)
 	return f.writev(bufs, off, false)
 }
 
 func (f *ringFile) writeVAtSync(bufs [][]byte, off int64) (int64, error) {
+	countOp(EngineUring, kindWriteV)
+	countOp(EngineUring, kindSync)
 	return f.writev(bufs, off, true)
 }
 
 func (f *ringFile) Sync() error {
+	countOp(EngineUring, kindSync)
 	_, err := f.writev(nil, 0, true)
 	return err
 }

@@ -15,12 +15,17 @@ func mapFile(f *os.File, size int) (data []byte, mapped bool, err error) {
 	if err != nil {
 		return nil, false, os.NewSyscallError("mmap", err)
 	}
+	mappedBytes.Add(int64(len(data)))
 	return data, true, nil
 }
 
 // unmapFile releases a mapping made by mapFile.
 func unmapFile(data []byte) error {
-	return os.NewSyscallError("munmap", unix.Munmap(data))
+	if err := unix.Munmap(data); err != nil {
+		return os.NewSyscallError("munmap", err)
+	}
+	mappedBytes.Add(-int64(len(data)))
+	return nil
 }
 
 // adviseRandom tells the kernel that lookups touch pages at random, so it

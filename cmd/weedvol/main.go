@@ -115,6 +115,7 @@ func serve(o *options) error {
 	logf("weedvol: %d volumes in %d directories opened in %v, io engine %s", len(store.Volumes()), len(locs), time.Since(opening).Round(time.Millisecond), io.Name())
 
 	state := nodestate.NewFor(o.offsetSize)
+	reg := newMetrics(o.offsetSize)
 	publicURL := o.publicURL
 	if publicURL == "" {
 		publicURL = o.ip + ":" + strconv.Itoa(o.portPublic)
@@ -127,6 +128,7 @@ func serve(o *options) error {
 		AllowUntrustedRemoteEndpoints: o.allowUntrusted,
 		MaintenanceBytesPerSecond:     int64(o.maintenanceMBps) << 20,
 		CompactionBytesPerSecond:      int64(o.compactionMBps) << 20,
+		Metrics:                       reg,
 	})
 	// EC reads and deletes reach other nodes' shards through the service's
 	// master lookups and peer connections.
@@ -155,7 +157,13 @@ func serve(o *options) error {
 		},
 		ReadSigningKey: []byte(sec.JWT.Signing.Read.Key),
 		Logf:           logf,
+		Metrics:        reg,
 	})
+	mctx, stopMetrics := context.WithCancel(context.Background())
+	defer stopMetrics()
+	if err := startMetrics(mctx, o, reg, svc, logf); err != nil {
+		return err
+	}
 
 	grpcLis, err := net.Listen("tcp", net.JoinHostPort(o.ipBind, strconv.Itoa(o.portGrpc)))
 	if err != nil {

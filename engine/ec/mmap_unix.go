@@ -17,7 +17,14 @@ func mapFile(f *os.File, size int) (data []byte, mapped bool, err error) {
 		return nil, false, os.NewSyscallError("mmap", err)
 	}
 	_ = unix.Madvise(data, unix.MADV_RANDOM)
+	mappedBytes.Add(int64(len(data)))
 	return data, true, nil
 }
 
-func unmapFile(data []byte) error { return os.NewSyscallError("munmap", unix.Munmap(data)) }
+func unmapFile(data []byte) error {
+	if err := unix.Munmap(data); err != nil {
+		return os.NewSyscallError("munmap", err)
+	}
+	mappedBytes.Add(-int64(len(data)))
+	return nil
+}

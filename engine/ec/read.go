@@ -100,7 +100,11 @@ func (r *rangeReader) read(ctx context.Context, iv Interval, p []byte) error {
 		}
 		r.failed[iv.Shard] = err
 	}
-	return r.recover(ctx, iv, p)
+	err := r.recover(ctx, iv, p)
+	if ctx.Err() == nil {
+		countReconstructed(err == nil)
+	}
+	return err
 }
 
 // recover reconstructs p (shard iv.Shard at iv.Offset) from DataShards

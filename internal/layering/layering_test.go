@@ -181,3 +181,18 @@ func TestCheckerSeesViolations(t *testing.T) {
 		t.Fatalf("found %d of 2 file changes in %q", found, src)
 	}
 }
+
+// TestEngineDoesNotImportPrometheus keeps the metrics library out of the
+// storage packages: they count in plain atomics that metrics/ reads.
+func TestEngineDoesNotImportPrometheus(t *testing.T) {
+	sources(t, func(rel string, file *ast.File) {
+		if !under(rel, []string{"engine", "iouring", "mmapidx", "atomicfile"}) {
+			return
+		}
+		for _, p := range importNames(file) {
+			if strings.HasPrefix(p, "github.com/prometheus/") || p == module+"/metrics" {
+				t.Errorf("%s imports %s: the engine keeps atomic counters that metrics/ reads", rel, p)
+			}
+		}
+	})
+}
