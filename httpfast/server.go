@@ -8,15 +8,18 @@
 package httpfast
 
 import (
+	"bytes"
 	"crypto/tls"
-	"github.com/weedvol/weedvol/guard"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/guard"
 	"github.com/weedvol/weedvol/nodestate"
 )
 
@@ -50,6 +53,10 @@ type Config struct {
 	// other volume servers (replication, proxied reads, chunks) use HTTPS
 	// with it.
 	PeerTLS *tls.Config
+	// Pprof, when set (-pprof), serves /debug/pprof/ on the admin port, as
+	// upstream's -pprof does.
+	Pprof http.Handler
+
 	// Logf receives errors worth an operator's attention.
 	Logf func(format string, args ...any)
 }
@@ -57,6 +64,8 @@ type Config struct {
 // Server is the HTTP front end.
 type Server struct {
 	cfg Config
+	// pprof adapts cfg.Pprof; nil when it is.
+	pprof fasthttp.RequestHandler
 
 	inflightUpload   atomic.Int64
 	inflightDownload atomic.Int64
@@ -90,6 +99,9 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, repl: newReplicator(cfg.PeerTLS),
 		chunkClient: newChunkClient(cfg.PeerTLS), proxyClient: newProxyClient(cfg.PeerTLS), peerScheme: "http://"}
+	if cfg.Pprof != nil {
+		s.pprof = fasthttpadaptor.NewFastHTTPHandler(cfg.Pprof)
+	}
 	if cfg.PeerTLS != nil {
 		s.peerScheme = "https://"
 	}
@@ -124,7 +136,8 @@ func FastServer(handler fasthttp.RequestHandler, idleTimeout time.Duration) *fas
 }
 
 var (
-	hdrServer = []byte("Server")
+	hdrServer   = []byte("Server")
+	pprofPrefix = []byte("/debug/pprof/")
 )
 
 // Admin serves the admin (private) port.
@@ -147,6 +160,10 @@ func (s *Server) Admin(ctx *fasthttp.RequestCtx) {
 			s.ui(ctx)
 			return
 		}
+	}
+	if s.pprof != nil && bytes.HasPrefix(path, pprofPrefix) {
+		s.pprof(ctx)
+		return
 	}
 	if s.static(ctx) {
 		return

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"log"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -24,6 +25,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/weedvol/weedvol/buildinfo"
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/grpcsvc"
 	"github.com/weedvol/weedvol/httpfast"
@@ -41,13 +43,17 @@ func run(args []string) int {
 	logger := log.New(os.Stderr, "", log.LstdFlags|log.Lmicroseconds)
 	o, err := parseArgs(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "usage: weedvol [-config_dir=D] [volume] [flags]; flags as `weed volume`")
-		volumeFlags(&options{}).PrintDefaults()
-		return 0
+		// upstream prints its usage to stderr and exits 2
+		printUsage(os.Stderr)
+		return 2
 	}
 	if err != nil {
 		logger.Printf("weedvol: %v", err)
 		return 2
+	}
+	if o.command == "version" {
+		printVersion(os.Stdout)
+		return 0
 	}
 	if err := serve(o, logger); err != nil {
 		logger.Printf("weedvol: %v", err)
@@ -58,12 +64,27 @@ func run(args []string) int {
 
 func serve(o *options, logger *log.Logger) error {
 	logf := boundedLogf(logger)
-	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile, logf)
+	if o.debug {
+		dbg := startDebugServer(o.debugPort, logf)
+		defer dbg.Close()
+	}
+	logf("weedvol: %s, compatible with SeaweedFS %s", buildinfo.Get(), nodestate.VersionFor(o.offsetSize))
+	for _, n := range o.notes() {
+		logf("weedvol: %s", n)
+	}
+	if !o.pprof {
+		// -pprof precludes the profile files, as upstream
+		stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile, logf)
+		if err != nil {
+			return err
+		}
+		defer stopProfiles()
+	}
+	locs, err := o.locations()
 	if err != nil {
 		return err
 	}
-	defer stopProfiles()
-	locs, err := o.locations()
+	minFree, err := o.minFreeSpaces(len(locs))
 	if err != nil {
 		return err
 	}
@@ -95,8 +116,8 @@ func serve(o *options, logger *log.Logger) error {
 	// volumes idle for 10 minutes give their descriptors back (engine/park.go)
 	// and a disk still opening after 30 s joins later instead of holding back the others
 	cfg := engine.StoreConfig{IO: io, OffsetSize: o.offsetSize, Logf: logf, IdleClose: 10 * time.Minute, SlowDiskWait: 30 * time.Second}
-	for _, l := range locs {
-		cfg.Locations = append(cfg.Locations, engine.LocationConfig{Dir: l.dir, IdxDir: o.idxDir, MaxVolumes: l.max, DiskType: l.disk})
+	for i, l := range locs {
+		cfg.Locations = append(cfg.Locations, engine.LocationConfig{Dir: l.dir, IdxDir: o.idxDir, MaxVolumes: l.max, DiskType: l.disk, MinFreeSpace: minFree[i]})
 	}
 	opening := time.Now()
 	store, err := engine.OpenStore(cfg)
@@ -107,6 +128,7 @@ func serve(o *options, logger *log.Logger) error {
 	logf("weedvol: %d volumes in %d directories opened in %v, io engine %s", len(store.Volumes()), len(locs), time.Since(opening).Round(time.Millisecond), io.Name())
 
 	state := nodestate.NewFor(o.offsetSize)
+	fatal := make(chan error, 1) // a refusal the heartbeat cannot serve through
 	publicURL := o.publicURL
 	if publicURL == "" {
 		publicURL = o.ip + ":" + strconv.Itoa(o.portPublic)
@@ -119,6 +141,14 @@ func serve(o *options, logger *log.Logger) error {
 		AllowUntrustedRemoteEndpoints: o.allowUntrusted,
 		MaintenanceBytesPerSecond:     int64(o.maintenanceMBps) << 20,
 		CompactionBytesPerSecond:      int64(o.compactionMBps) << 20,
+		MaxParallelCommits:            o.compactionMaxParallelCommits,
+		Tags:                          dirTags(o.tags, len(locs)),
+		Fatal: func(err error) {
+			select {
+			case fatal <- err:
+			default:
+			}
+		},
 	})
 	// EC reads and deletes reach other nodes' shards through the service's
 	// master lookups and peer connections.
@@ -146,6 +176,7 @@ func serve(o *options, logger *log.Logger) error {
 			return urls, err
 		},
 		ReadSigningKey: []byte(sec.JWT.Signing.Read.Key),
+		Pprof:          pprofHandler(o.pprof),
 		Logf:           logf,
 	})
 
@@ -192,8 +223,19 @@ func serve(o *options, logger *log.Logger) error {
 	go tlsSet.Refresh(tlsconf.RefreshInterval(), stopRefresh, logf)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	for s := <-sig; s == syscall.SIGHUP; s = <-sig {
-		reload(o, whiteList, h, tlsSet, logf)
+	var fatalErr error
+wait:
+	for {
+		select {
+		case s := <-sig:
+			if s != syscall.SIGHUP {
+				break wait
+			}
+			reload(o, whiteList, h, tlsSet, logf)
+		case fatalErr = <-fatal:
+			logf("weedvol: %v; shutting down", fatalErr)
+			break wait
+		}
 	}
 	logf("weedvol: stopping")
 	state.SetStopping()
@@ -217,7 +259,15 @@ func serve(o *options, logger *log.Logger) error {
 	case <-time.After(10 * time.Second):
 		gs.Stop()
 	}
-	return store.Close()
+	return errors.Join(fatalErr, store.Close())
+}
+
+// pprofHandler is the admin port's /debug/pprof/ of -pprof, nil without.
+func pprofHandler(on bool) http.Handler {
+	if !on {
+		return nil
+	}
+	return pprofMux()
 }
 
 // maxLogLine bounds one log line: requests and peers' answers reach the log
