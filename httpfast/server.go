@@ -53,6 +53,9 @@ type Config struct {
 	// other volume servers (replication, proxied reads, chunks) use HTTPS
 	// with it.
 	PeerTLS *tls.Config
+	// Masters are the seed masters the UI lists (-master).
+	Masters []string
+
 	// Pprof, when set (-pprof), serves /debug/pprof/ on the admin port, as
 	// upstream's -pprof does.
 	Pprof http.Handler

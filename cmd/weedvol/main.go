@@ -177,6 +177,7 @@ func serve(o *options, logger *log.Logger) error {
 		},
 		ReadSigningKey: []byte(sec.JWT.Signing.Read.Key),
 		Pprof:          pprofHandler(o.pprof),
+		Masters:        splitList(o.masters),
 		Logf:           logf,
 	})
 

@@ -73,9 +73,11 @@ func isZeroDefault(f *flag.Flag) bool {
 	return false
 }
 
-// printVersion writes upstream's `weed version` line (the version weedvol
-// is compatible with), then weedvol's own version, commit and Go version.
+// printVersion writes upstream's `weed version` line byte for byte (the
+// version weedvol is compatible with; the release build's commit field is
+// empty, hence two spaces), then weedvol's own version, commit and Go
+// version.
 func printVersion(w io.Writer) {
-	fmt.Fprintf(w, "version %s %s %s\n", nodestate.Version, runtime.GOOS, runtime.GOARCH)
+	fmt.Fprintf(w, "version %s  %s %s\n", nodestate.Version, runtime.GOOS, runtime.GOARCH)
 	fmt.Fprintln(w, buildinfo.Get().String())
 }
