@@ -68,6 +68,10 @@ func TestLowDiskReadOnly(t *testing.T) {
 		if err := pre.AllocateVolume(1, AllocateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		pv, _ := pre.Volume(1)
+		if _, err := pv.Write(&needle.Needle{ID: 9, Cookie: 1, Data: []byte("kept")}, WriteOptions{}); err != nil {
+			t.Fatal(err)
+		}
 		pre.Close()
 		s, err := OpenStore(StoreConfig{Locations: []LocationConfig{{Dir: d, MaxVolumes: 3, MinFreeSpace: tc.min}}})
 		if err != nil {
@@ -77,6 +81,10 @@ func TestLowDiskReadOnly(t *testing.T) {
 		v, _ := s.Volume(1)
 		_, werr := v.Write(&needle.Needle{ID: 7, Cookie: 1, Data: []byte("data")}, WriteOptions{})
 		aerr := s.AllocateVolume(2, AllocateOptions{})
+		// deletes go on, low or not, as upstream's
+		if size, err := v.Delete(9, 1, WriteOptions{}); err != nil || size <= 0 {
+			t.Errorf("%s: delete %d %v", tc.name, size, err)
+		}
 		if tc.low {
 			if !loc.IsLowDisk() || !v.IsReadOnly() || !errors.Is(werr, ErrReadOnly) || !errors.Is(aerr, ErrNoFreeSlot) || loc.HeartbeatMax() != 1 {
 				t.Errorf("%s: low %v read-only %v write %v allocate %v heartbeat max %d", tc.name, loc.IsLowDisk(), v.IsReadOnly(), werr, aerr, loc.HeartbeatMax())

@@ -83,7 +83,7 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 		status := fasthttp.StatusInternalServerError
 		msg := "failed to write to local disk: " + err.Error()
 		if errors.Is(err, engine.ErrReadOnly) {
-			msg = err.Error()
+			// upstream's text for read-only volumes too (operator mark or low disk)
 			status = fasthttp.StatusConflict
 			// A plain write to an unreplicated volume that was refused
 			// before anything was appended says so, as upstream does, so a
