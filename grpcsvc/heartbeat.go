@@ -174,12 +174,11 @@ func (h *heartbeater) run(ctx context.Context) {
 		if errors.Is(err, errDuplicateDirs) {
 			// upstream retries three times, 2 s, 4 s and 8 s apart (the
 			// report may be a reconnection race), then shuts down
-			dups++
-			h.logf("heartbeat to %s: %v (retry %d/%d)", target, err, dups, maxDuplicateRetries)
-			if dups > maxDuplicateRetries && h.svc.cfg.Fatal != nil {
-				h.svc.cfg.Fatal(fmt.Errorf("%w after %d retries; is another volume server using the same directory?", err, maxDuplicateRetries))
+			if dups++; dups > maxDuplicateRetries && h.svc.cfg.Fatal != nil {
+				h.svc.cfg.Fatal(fmt.Errorf("%w, %d retries later; is another volume server using the same directory?", err, maxDuplicateRetries))
 				return
 			}
+			h.logf("heartbeat to %s: %v (retry %d/%d)", target, err, min(dups, maxDuplicateRetries), maxDuplicateRetries)
 			h.sleep(ctx, time.Duration(1<<(dups-1))*2*time.Second)
 			continue
 		}

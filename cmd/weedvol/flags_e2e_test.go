@@ -407,7 +407,7 @@ func TestDuplicateDirsShutDown(t *testing.T) {
 	case err := <-done:
 		ee, ok := err.(*exec.ExitError)
 		b, _ := os.ReadFile(logPath)
-		if !ok || ee.ExitCode() != 1 || !strings.Contains(string(b), "shared with another server after 3 retries") {
+		if !ok || ee.ExitCode() != 1 || !strings.Contains(string(b), "3 retries later; is another volume server using the same directory?") {
 			t.Fatalf("second server exited with %v\n%s", err, b)
 		}
 	case <-time.After(90 * time.Second):
