@@ -88,8 +88,8 @@ type Store struct {
 	locks     []*os.File     // the flocked directories, released by Close; under mu
 	late      sync.WaitGroup // openLate goroutines
 	parker    *parker
-	closed    bool    // under mu
-	ec        ecState // erasure-coded volumes (ecstore.go)
+	closed    bool          // under mu
+	ec        ecState       // erasure-coded volumes (ecstore.go)
 	diskStop  chan struct{} // ends diskCheckLoop; closed by Close
 }
 
