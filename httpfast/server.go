@@ -53,6 +53,10 @@ type Config struct {
 	// other volume servers (replication, proxied reads, chunks) use HTTPS
 	// with it.
 	PeerTLS *tls.Config
+	// FixJpgOrientation turns uploaded JPEGs upright by their EXIF
+	// orientation before they are stored (-images.fix.orientation).
+	FixJpgOrientation bool
+
 	// Masters are the seed masters the UI lists (-master).
 	Masters []string
 

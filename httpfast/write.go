@@ -61,6 +61,9 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	n := pu.toNeedle(key, cookie, uint64(time.Now().Unix()))
+	if s.cfg.FixJpgOrientation && isJpegUpload(pu.mimeType, pu.fileName) {
+		n.Data = fixJpgOrientation(n.Data)
+	}
 	var remote []string
 	if !pu.replicate {
 		if remote, err = s.remoteReplicas(vid, v); err != nil {

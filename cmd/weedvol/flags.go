@@ -321,9 +321,6 @@ func (o *options) validate() error {
 	if o.fileSizeLimitMB <= 0 {
 		return errors.New("-fileSizeLimitMB must be positive")
 	}
-	if o.fixJpgOrientation && !jpgOrientationSupported {
-		return errors.New("-images.fix.orientation=true is not supported by weedvol: uploads would be stored unrotated; leave it false")
-	}
 	if o.debug && (o.debugPort <= 0 || o.debugPort > 65535) {
 		return fmt.Errorf("-debug.port %d out of range", o.debugPort)
 	}

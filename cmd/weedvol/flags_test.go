@@ -125,7 +125,7 @@ func TestFlagDecisions(t *testing.T) {
 		{"leveldb index", []string{"-index=leveldbLarge"}, "", []string{"-index: \"leveldbLarge\""}},
 		{"moot tuning", []string{"-readBufferSizeMB=16", "-fsyncBatchWait=1ms", "-index.leveldbTimeout=3"}, "", []string{"-index.leveldbTimeout", "-readBufferSizeMB", "-fsyncBatchWait"}},
 		{"pprof precludes profiles", []string{"-pprof", "-cpuprofile=/tmp/x"}, "", []string{"-pprof precludes"}},
-		{"jpg orientation", []string{"-images.fix.orientation"}, "-images.fix.orientation=true is not supported", nil},
+		{"jpg orientation is acted on", []string{"-images.fix.orientation"}, "", nil},
 		{"bad minFreeSpace", []string{"-minFreeSpace=lots"}, "minFreeSpace is invalid", nil},
 		{"percent over 100", []string{"-minFreeSpace=101"}, "minFreeSpace is invalid", nil},
 		{"size too small", []string{"-minFreeSpace=50B"}, "minFreeSpace is invalid", nil},

@@ -175,10 +175,11 @@ func serve(o *options, logger *log.Logger) error {
 			}
 			return urls, err
 		},
-		ReadSigningKey: []byte(sec.JWT.Signing.Read.Key),
-		Pprof:          pprofHandler(o.pprof),
-		Masters:        splitList(o.masters),
-		Logf:           logf,
+		ReadSigningKey:    []byte(sec.JWT.Signing.Read.Key),
+		Pprof:             pprofHandler(o.pprof),
+		Masters:           splitList(o.masters),
+		FixJpgOrientation: o.fixJpgOrientation,
+		Logf:              logf,
 	})
 
 	grpcLis, err := net.Listen("tcp", net.JoinHostPort(o.ipBind, strconv.Itoa(o.portGrpc)))
