@@ -13,9 +13,10 @@ RUN go mod download
 COPY . .
 ARG TARGETOS TARGETARCH
 ARG VERSION=dev
+ARG COMMIT=
 RUN CGO_ENABLED=0 GOOS=$TARGETOS GOARCH=$TARGETARCH \
     go build -trimpath -buildvcs=false \
-      -ldflags "-s -w -X github.com/weedvol/weedvol/internal/version.Version=${VERSION}" \
+      -ldflags "-s -w -X github.com/weedvol/weedvol/buildinfo.Version=${VERSION} -X github.com/weedvol/weedvol/buildinfo.Commit=${COMMIT}" \
       -o /out/weedvol ./cmd/weedvol
 
 # Final stage: alpine for the entry point's shell and a wget for health

@@ -112,9 +112,12 @@ microbench:
 # Static release binaries with version information, one tarball per
 # platform (binary, LICENSE, README.md, RELEASE_NOTES.md, the systemd unit)
 # and SHA256SUMS, in $(DIST). `weedvol version` prints what was stamped:
-# VERSION below, the commit and Go version from the build information.
+# VERSION and COMMIT below (the commit also from the build information
+# when the build stamps it), and the Go version.
 VERSION         ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-VERSION_VAR     := github.com/weedvol/weedvol/internal/version.Version
+VERSION_VAR     := github.com/weedvol/weedvol/buildinfo.Version
+COMMIT_VAR      := github.com/weedvol/weedvol/buildinfo.Commit
+COMMIT          ?= $(shell git rev-parse HEAD 2>/dev/null)
 RELEASE_TARGETS ?= linux/amd64 linux/arm64 darwin/arm64 darwin/amd64
 DIST            ?= $(ROOT)/dist
 release:
@@ -123,7 +126,7 @@ release:
 	  name=weedvol-$(VERSION)-$$os-$$arch; dir=$(DIST)/$$name; mkdir -p $$dir; \
 	  echo "build $$name"; \
 	  CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath \
-	    -ldflags "-s -w -X $(VERSION_VAR)=$(VERSION)" -o $$dir/weedvol ./cmd/weedvol; \
+	    -ldflags "-s -w -X $(VERSION_VAR)=$(VERSION) -X $(COMMIT_VAR)=$(COMMIT)" -o $$dir/weedvol ./cmd/weedvol; \
 	  cp LICENSE README.md RELEASE_NOTES.md packaging/weedvol.service packaging/weedvol.default $$dir/; \
 	  tar -C $(DIST) -czf $(DIST)/$$name.tar.gz $$name; rm -rf $$dir; \
 	done; \

@@ -22,8 +22,15 @@ import (
 type LocationConfig struct {
 	Dir        string
 	IdxDir     string // where .idx files of new volumes go; Dir when empty
-	MaxVolumes int    // volume slots in this directory
+	MaxVolumes int    // volume slots in this directory; 0: sized by AdjustAutoMax
 	DiskType   string // "" is the default (hdd) type
+	// MinFreeSpace is the free space below which the directory's volumes
+	// are read-only (CheckDiskSpace); the zero value never is.
+	MinFreeSpace MinFreeSpace
+
+	// lowDisk is shared by the Location and every Volume opened in it
+	// (VolumeConfig.lowDisk); set by OpenStore.
+	lowDisk *atomic.Bool
 }
 
 // StoreConfig configures a Store.
@@ -48,6 +55,10 @@ type StoreConfig struct {
 	// slow one joins when it is. 0: wait for all.
 	SlowDiskWait time.Duration
 
+	// DiskCheckInterval is how often CheckDiskSpace runs; upstream's
+	// minute when 0.
+	DiskCheckInterval time.Duration
+
 	fds *fdBudget // set by OpenStore
 }
 
@@ -56,6 +67,7 @@ type Location struct {
 	LocationConfig
 	count   atomic.Int32 // volumes open in this location
 	loading atomic.Bool  // still opening after OpenStore returned
+	autoMax atomic.Int32 // the slot count of -max=0 (AdjustAutoMax)
 }
 
 // Loading reports whether the location is still opening its volumes.
@@ -77,8 +89,9 @@ type Store struct {
 	locks     []*os.File     // the flocked directories, released by Close; under mu
 	late      sync.WaitGroup // openLate goroutines
 	parker    *parker
-	closed    bool    // under mu
-	ec        ecState // erasure-coded volumes (ecstore.go)
+	closed    bool          // under mu
+	ec        ecState       // erasure-coded volumes (ecstore.go)
+	diskStop  chan struct{} // ends diskCheckLoop; closed by Close
 }
 
 type storeEntry struct {
@@ -114,6 +127,7 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 		if lc.IdxDir == "" {
 			lc.IdxDir = lc.Dir
 		}
+		lc.lowDisk = new(atomic.Bool)
 		s.locations = append(s.locations, &Location{LocationConfig: lc})
 	}
 	opened := make([][]*Volume, len(s.locations))
@@ -226,6 +240,13 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	s.parker = &parker{b: cfg.fds, tick: parkTick, vols: s.unsortedVolumes, stop: make(chan struct{})}
 	s.parker.start()
 	s.loadEcVolumes()
+	s.CheckDiskSpace()
+	every := cfg.DiskCheckInterval
+	if every <= 0 {
+		every = defaultDiskCheck
+	}
+	s.diskStop = make(chan struct{})
+	go s.diskCheckLoop(every, s.diskStop)
 	for _, i := range late {
 		loc := s.locations[i]
 		loc.loading.Store(true)
@@ -341,7 +362,7 @@ func openVolumes(lc LocationConfig, found []foundVolume, cfg StoreConfig, sums m
 			defer wg.Done()
 			for i := range next {
 				f := found[i]
-				vc := VolumeConfig{ID: f.id, Collection: f.collection, Dir: lc.Dir, IdxDir: lc.IdxDir, IO: cfg.IO, Logf: cfg.Logf, listed: f.files, fds: cfg.fds}
+				vc := VolumeConfig{ID: f.id, Collection: f.collection, Dir: lc.Dir, IdxDir: lc.IdxDir, IO: cfg.IO, Logf: cfg.Logf, listed: f.files, fds: cfg.fds, lowDisk: lc.lowDisk}
 				if s := sums[summaryKey{f.collection, f.id}]; s != nil && s.matches(lc, f.files) {
 					v, err := openCold(vc, s)
 					if err == nil {
@@ -538,6 +559,7 @@ func (s *Store) AllocateVolume(id uint32, o AllocateOptions) error {
 		ID: id, Collection: o.Collection, Dir: best.Dir, IdxDir: best.IdxDir,
 		Create: true, ReplicaPlacement: o.ReplicaPlacement, TTL: o.TTL, Version: o.Version,
 		OffsetSize: s.cfg.OffsetSize, Preallocate: o.Preallocate, IO: s.cfg.IO, Logf: s.cfg.Logf, fds: s.cfg.fds,
+		lowDisk: best.lowDisk,
 	})
 	if err != nil {
 		return err
@@ -562,11 +584,11 @@ func (s *Store) PickLocation(diskType string) (*Location, error) {
 func (s *Store) pickLocation(diskType string) *Location {
 	var best *Location
 	for _, l := range s.locations {
-		if !sameDiskType(l.DiskType, diskType) || l.Loading() {
+		if !sameDiskType(l.DiskType, diskType) || l.Loading() || l.IsLowDisk() {
 			continue
 		}
-		free := l.MaxVolumes - l.VolumeCount()
-		if free > 0 && (best == nil || free > best.MaxVolumes-best.VolumeCount()) {
+		free := l.Max() - l.VolumeCount()
+		if free > 0 && (best == nil || free > best.Max()-best.VolumeCount()) {
 			best = l
 		}
 	}
@@ -616,7 +638,7 @@ func (s *Store) MountVolume(id uint32) error {
 			if f.id != id {
 				continue
 			}
-			v, err := OpenVolume(VolumeConfig{ID: id, Collection: f.collection, Dir: l.Dir, IdxDir: l.IdxDir, IO: s.cfg.IO, Logf: s.cfg.Logf, listed: f.files, fds: s.cfg.fds})
+			v, err := OpenVolume(VolumeConfig{ID: id, Collection: f.collection, Dir: l.Dir, IdxDir: l.IdxDir, IO: s.cfg.IO, Logf: s.cfg.Logf, listed: f.files, fds: s.cfg.fds, lowDisk: l.lowDisk})
 			if err != nil {
 				return err
 			}
@@ -666,6 +688,9 @@ func (s *Store) Close() error {
 		return nil // a second Close must not replace the summary with an empty one
 	}
 	s.closed = true
+	if s.diskStop != nil {
+		close(s.diskStop)
+	}
 	if s.parker != nil {
 		s.parker.close()
 		s.parker = nil

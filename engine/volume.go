@@ -44,6 +44,9 @@ type VolumeConfig struct {
 	listed listed
 	// fds is the store's descriptor budget (park.go); nil: never parked.
 	fds *fdBudget
+	// lowDisk is the location's low-free-space mark (diskspace.go): while
+	// set the volume is read-only. nil: never.
+	lowDisk *atomic.Bool
 }
 
 // Volume is one open volume. All methods are safe for concurrent use.
@@ -340,10 +343,11 @@ func (v *Volume) Stats() Stats {
 		DeletedBytes: m.DeletionBytes, MaxFileKey: m.MaxFileKey}
 }
 
-// IsReadOnly reports whether writes are refused, and ReadOnlyReason why.
+// IsReadOnly reports whether writes are refused: marked read-only by the
+// operator, damaged, or in a directory whose disk is low (diskspace.go).
 func (v *Volume) IsReadOnly() bool {
 	v = v.current()
-	return v.readOnly.Load() || v.damaged.Load()
+	return v.readOnly.Load() || v.damaged.Load() || (v.cfg.lowDisk != nil && v.cfg.lowDisk.Load())
 }
 
 // IsDamaged reports whether Open found an inconsistency it could not repair.

@@ -126,7 +126,9 @@ func (v *Volume) Delete(key uint64, cookie uint32, opts WriteOptions) (int32, er
 		return 0, aerr
 	}
 	defer v.life.RUnlock()
-	if v.IsReadOnly() {
+	// a low disk refuses writes, not deletes (upstream checks only its
+	// no-write-or-delete mark here): a tombstone is what frees space
+	if v.readOnly.Load() || v.damaged.Load() {
 		return 0, fmt.Errorf("volume %d is %w", v.ID, ErrReadOnly)
 	}
 	if _, size, ok := v.index.Get(key); !ok || size < 0 {

@@ -1,6 +1,7 @@
 package grpcsvc
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -137,11 +138,17 @@ func (s *Service) fullHeartbeat() *master_pb.Heartbeat {
 	tags := make([]*master_pb.DiskTag, 0, len(locs))
 	for i, l := range locs {
 		dt := diskType(l.DiskType)
-		maxCounts[dt] += uint32(max(l.MaxVolumes, 0))
+		// a low disk offers the master no new slot (engine.Location.HeartbeatMax)
+		slots := max(l.HeartbeatMax(), 0)
+		maxCounts[dt] += uint32(slots)
 		ds := diskstat.Of(l.Dir, dt)
 		total[dt] += ds.GetAll()
 		free[dt] += ds.GetFree()
-		tags = append(tags, &master_pb.DiskTag{DiskId: uint32(i), Type: dt, MaxVolumeCount: int64(l.MaxVolumes)})
+		var dirTags []string
+		if i < len(s.cfg.Tags) {
+			dirTags = append([]string(nil), s.cfg.Tags[i]...)
+		}
+		tags = append(tags, &master_pb.DiskTag{DiskId: uint32(i), Tags: dirTags, Type: dt, MaxVolumeCount: int64(slots)})
 	}
 	now := time.Now()
 	var vols []*master_pb.VolumeInformationMessage
@@ -223,4 +230,20 @@ func (s *Service) deltaHeartbeats(changes []change) []*master_pb.Heartbeat {
 		}
 	}
 	return out
+}
+
+// duplicateDirs names the data directories whose UUIDs a master reported
+// as another server's (the UUIDs themselves when none is ours).
+func (s *Service) duplicateDirs(uuids []string) []string {
+	var dirs []string
+	locs := s.store.Locations()
+	for i, id := range s.dirUUIDs {
+		if i < len(locs) && slices.Contains(uuids, id) {
+			dirs = append(dirs, locs[i].Dir)
+		}
+	}
+	if len(dirs) == 0 {
+		return uuids
+	}
+	return dirs
 }

@@ -16,6 +16,14 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
+// errDuplicateDirs is the master's report that this server's data
+// directories (their UUIDs) are another server's too.
+var errDuplicateDirs = errors.New("volume directories shared with another server")
+
+// maxDuplicateRetries is how many such reports upstream sits out before
+// it exits.
+const maxDuplicateRetries = 3
+
 // leaderSettle is how long upstream waits before dialing a master another
 // master named as leader: the named one may still be taking office.
 const leaderSettle = 3 * time.Second
@@ -150,6 +158,7 @@ func (h *heartbeater) run(ctx context.Context) {
 	wlog.Infof("Volume server start with seed master nodes: %v", seeds)
 	next, hint := 0, ""
 	backoff := time.Second
+	dups := 0 // consecutive reports of our directories as another server's
 	for !h.stopped() && ctx.Err() == nil {
 		target := hint
 		if target == "" {
@@ -164,6 +173,18 @@ func (h *heartbeater) run(ctx context.Context) {
 		// upstream counts every heartbeat stream that ends, by the
 		// master it went to
 		h.svc.m.MasterDisconnected(target)
+		if errors.Is(err, errDuplicateDirs) {
+			// upstream retries three times, 2 s, 4 s and 8 s apart (the
+			// report may be a reconnection race), then shuts down
+			if dups++; dups > maxDuplicateRetries && h.svc.cfg.Fatal != nil {
+				h.svc.cfg.Fatal(fmt.Errorf("%w, %d retries later; is another volume server using the same directory?", err, maxDuplicateRetries))
+				return
+			}
+			wlog.Warningf("heartbeat to %s: %v (retry %d/%d)", target, err, min(dups, maxDuplicateRetries), maxDuplicateRetries)
+			h.sleep(ctx, time.Duration(1<<(dups-1))*2*time.Second)
+			continue
+		}
+		dups = 0
 		if registered {
 			backoff = time.Second
 		}
@@ -261,6 +282,7 @@ func (h *heartbeater) session(ctx context.Context, target string) (leader string
 			}
 			sent, sentEc, sinceFull = hb.GetVolumes(), hb.GetEcShards(), 0
 		case <-tick.C:
+			h.svc.store.AdjustAutoMax(h.volumeSizeLimit.Load())
 			hb := h.svc.fullHeartbeat()
 			sinceFull++
 			if sinceFull < fullEvery && sameVolumes(sent, hb.GetVolumes()) && sameEcShards(sentEc, hb.GetEcShards()) {
@@ -293,6 +315,7 @@ func (h *heartbeater) receive(stream master_pb.Seaweed_SendHeartbeatClient, targ
 		if err != nil {
 			return recvEvent{err: err}
 		}
+		h.svc.state.SetMasterReached()
 		// Only a follower names the leader; the leader answers every new
 		// stream without naming one.
 		if l := resp.GetLeader(); l != "" {
@@ -306,12 +329,18 @@ func (h *heartbeater) receive(stream master_pb.Seaweed_SendHeartbeatClient, targ
 			h.connected.Store(true)
 		}
 		if len(resp.GetDuplicatedUuids()) > 0 {
-			return recvEvent{err: fmt.Errorf("master %s reports volume directories shared with another server: %v", target, resp.GetDuplicatedUuids())}
+			return recvEvent{err: fmt.Errorf("master %s reports %w: %v", target, errDuplicateDirs, h.svc.duplicateDirs(resp.GetDuplicatedUuids()))}
 		}
 		h.svc.stamp.raise(resp.GetMaxVolumeId())
 		h.svc.stamp.setTopology(resp.GetTopologyId())
-		if v := resp.GetVolumeSizeLimit(); v != 0 {
-			h.volumeSizeLimit.Store(v)
+		if v := resp.GetVolumeSizeLimit(); v != 0 && h.volumeSizeLimit.Swap(v) != v {
+			// -max=0 directories are sized from the limit, as upstream
+			if h.svc.store.AdjustAutoMax(v) {
+				select {
+				case h.resend <- struct{}{}:
+				default:
+				}
+			}
 		}
 		if resp.GetResendFullVolumeList() {
 			select {

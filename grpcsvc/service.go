@@ -67,6 +67,17 @@ type Config struct {
 	// (VolumeCopy's and VolumeTailReceiver's sources), as upstream's
 	// -volume.allowUntrustedRemoteEndpoints; false refuses (see netguard).
 	AllowUntrustedRemoteEndpoints bool
+	// MaxParallelCommits limits how many vacuum commits run at once
+	// (-compactionMaxParallelCommits); a queued commit holds no volume
+	// lock. 0 is unlimited.
+	MaxParallelCommits int
+	// Tags are each data directory's tags (-tags), in Store.Locations'
+	// order, reported in the heartbeat's disk tags.
+	Tags [][]string
+	// Fatal is told, once, of a master's refusal the server cannot serve
+	// through: upstream exits when the master keeps reporting its data
+	// directories as another server's. nil: the heartbeat keeps retrying.
+	Fatal func(error)
 
 	Logf func(format string, args ...any)
 	// Metrics receives upstream's vacuum, scrub, EC rebuild and master
@@ -96,6 +107,9 @@ type Service struct {
 	// copying holds the ids of volumes a VolumeCopy is bringing in, so two
 	// copies of one volume never share staging files.
 	copying sync.Map // uint32 -> struct{}
+	// commitSlots holds one token per running vacuum commit when
+	// MaxParallelCommits limits them; nil otherwise.
+	commitSlots chan struct{}
 }
 
 // New creates the service. It reads (or creates) the per-directory uuid
@@ -144,12 +158,18 @@ func New(cfg Config) *Service {
 			wlog.Warningf("%v", err)
 		}
 	}
+	if cfg.MaxParallelCommits > 0 {
+		s.commitSlots = make(chan struct{}, cfg.MaxParallelCommits)
+	}
 	s.masters = newMasterConns(cfg.ClientTLS)
 	s.hb = newHeartbeater(s)
 	if !s.state.HasLeft() {
-		// Upstream reports healthy from start until the heartbeat is stopped,
-		// whether or not a master has answered yet.
+		// Upstream reports healthy, once a master has answered, until the
+		// heartbeat is stopped, whether or not the master stays reachable.
 		s.state.SetHeartbeating(true)
+	}
+	if len(cfg.Masters) == 0 {
+		s.state.SetMasterReached() // nothing to wait for
 	}
 	return s
 }

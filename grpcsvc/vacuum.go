@@ -97,6 +97,15 @@ func (s *Service) VacuumVolumeCommit(ctx context.Context, req *volume_server_pb.
 	if err := s.maintenanceErr(); err != nil {
 		return nil, err
 	}
+	release, err := s.commitSlot(ctx)
+	if err != nil {
+		s.logf("commit volume %d not started: %v", req.GetVolumeId(), err)
+		return nil, status.FromContextError(err).Err()
+	}
+	defer release()
+	if err := s.maintenanceErr(); err != nil {
+		return nil, err // maintenance may have begun while queued
+	}
 	resp := &volume_server_pb.VacuumVolumeCommitResponse{}
 	start := time.Now()
 	v, err := s.store.CommitCompactVolume(req.GetVolumeId())
@@ -145,4 +154,24 @@ func loadPerCPU() float32 {
 		return 0
 	}
 	return float32(load / float64(runtime.NumCPU()))
+}
+
+// commitSlot waits for one of -compactionMaxParallelCommits' slots,
+// holding no volume lock meanwhile, as upstream; the wait counts against
+// the caller's deadline. Without a limit it returns at once.
+func (s *Service) commitSlot(ctx context.Context) (release func(), err error) {
+	if s.commitSlots == nil {
+		return func() {}, nil
+	}
+	select {
+	case s.commitSlots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	release = func() { <-s.commitSlots }
+	if err := ctx.Err(); err != nil { // both were ready: select chose at random
+		release()
+		return nil, err
+	}
+	return release, nil
 }

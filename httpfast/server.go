@@ -10,14 +10,16 @@ package httpfast
 import (
 	"bytes"
 	"crypto/tls"
-	"github.com/weedvol/weedvol/guard"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/weedvol/weedvol/engine"
+	"github.com/weedvol/weedvol/guard"
 	"github.com/weedvol/weedvol/metrics"
 	"github.com/weedvol/weedvol/nodestate"
 	"github.com/weedvol/weedvol/wlog"
@@ -53,6 +55,17 @@ type Config struct {
 	// other volume servers (replication, proxied reads, chunks) use HTTPS
 	// with it.
 	PeerTLS *tls.Config
+	// FixJpgOrientation turns uploaded JPEGs upright by their EXIF
+	// orientation before they are stored (-images.fix.orientation).
+	FixJpgOrientation bool
+
+	// Masters are the seed masters the UI lists (-master).
+	Masters []string
+
+	// Pprof, when set (-pprof), serves /debug/pprof/ on the admin port, as
+	// upstream's -pprof does.
+	Pprof http.Handler
+
 	// Logf receives errors worth an operator's attention.
 	Logf func(format string, args ...any)
 	// Metrics receives upstream's volume server request metrics; nil
@@ -64,6 +77,8 @@ type Config struct {
 type Server struct {
 	cfg Config
 	m   *metrics.Metrics // cfg.Metrics, never nil
+	// pprof adapts cfg.Pprof; nil when it is.
+	pprof fasthttp.RequestHandler
 
 	inflightUpload   atomic.Int64
 	inflightDownload atomic.Int64
@@ -100,6 +115,9 @@ func New(cfg Config) *Server {
 	}
 	s := &Server{cfg: cfg, m: cfg.Metrics, repl: newReplicator(cfg.PeerTLS),
 		chunkClient: newChunkClient(cfg.PeerTLS), proxyClient: newProxyClient(cfg.PeerTLS), peerScheme: "http://"}
+	if cfg.Pprof != nil {
+		s.pprof = fasthttpadaptor.NewFastHTTPHandler(cfg.Pprof)
+	}
 	if cfg.PeerTLS != nil {
 		s.peerScheme = "https://"
 	}
@@ -142,7 +160,8 @@ func FastServer(handler fasthttp.RequestHandler, idleTimeout time.Duration) *fas
 }
 
 var (
-	hdrServer = []byte("Server")
+	hdrServer   = []byte("Server")
+	pprofPrefix = []byte("/debug/pprof/")
 )
 
 // Admin serves the admin (private) port.
@@ -194,6 +213,10 @@ func (s *Server) admin(ctx *fasthttp.RequestCtx) {
 			s.ui(ctx)
 			return
 		}
+	}
+	if s.pprof != nil && bytes.HasPrefix(path, pprofPrefix) {
+		s.pprof(ctx)
+		return
 	}
 	if s.static(ctx) {
 		return

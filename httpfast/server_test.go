@@ -48,6 +48,7 @@ func newTestServerWith(t testing.TB, tune func(*Config)) *testServer {
 	}
 	state := nodestate.New()
 	state.SetHeartbeating(true)
+	state.SetMasterReached()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -2,12 +2,15 @@ package httpfast
 
 import (
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
 	"github.com/valyala/fasthttp"
 
+	"github.com/weedvol/weedvol/buildinfo"
 	"github.com/weedvol/weedvol/diskstat"
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/metrics"
@@ -44,22 +47,28 @@ type ttlJSON struct {
 	Unit  byte
 }
 
-// VolumeInfos lists the store's volumes as /status shows them.
+// VolumeInfos lists the store's volumes as /status shows them, with
+// upstream's meaning for every field: Size is the content size (the bytes
+// of every needle ever written, deleted ones included, as upstream's
+// needle map counts them), not the .dat length; DiskId is the index of
+// the volume's directory; DiskType is "" for hard drives.
 func VolumeInfos(store *engine.Store) []volumeInfo {
 	var out []volumeInfo
+	locs := store.Locations()
 	for _, v := range store.Volumes() {
 		sb := v.SuperBlock()
 		st := v.Stats()
-		diskType := ""
+		diskType, diskID := "", 0
 		if loc, ok := store.LocationOf(v.ID); ok {
-			diskType = loc.DiskType
+			diskType = normDiskType(loc.DiskType)
+			diskID = slices.Index(locs, loc)
 		}
 		out = append(out, volumeInfo{
 			Collection: v.Collection, DiskType: diskType,
 			ReplicaPlacement: &placementJSON{SameRackCount: sb.ReplicaPlacement.SameRack, DiffRackCount: sb.ReplicaPlacement.DiffRack, DiffDataCenterCount: sb.ReplicaPlacement.DiffDataCenter},
 			Ttl:              &ttlJSON{Count: sb.TTL.Count, Unit: sb.TTL.Unit},
-			Size:             uint64(v.Size()), DeletedByteCount: st.DeletedBytes, ModifiedAtSecond: v.LastModified(),
-			Id: v.ID, CompactRevision: uint32(sb.CompactionRevision),
+			Size:             st.FileBytes, DeletedByteCount: st.DeletedBytes, ModifiedAtSecond: v.LastModified(),
+			Id: v.ID, DiskId: uint32(max(diskID, 0)), CompactRevision: uint32(sb.CompactionRevision),
 			FileCount: uint32(st.FileCount), DeleteCount: uint32(st.DeleteCount),
 			Version: uint8(sb.Version), ReadOnly: v.IsReadOnly(),
 		})
@@ -71,21 +80,31 @@ func (s *Server) diskStatuses() []*volume_server_pb.DiskStatus {
 	var ds []*volume_server_pb.DiskStatus
 	for _, loc := range s.cfg.Store.Locations() {
 		if dir, err := filepath.Abs(loc.Dir); err == nil {
-			t := loc.DiskType
-			if t == "" {
-				t = "hdd"
-			}
-			ds = append(ds, diskstat.Of(dir, t))
+			ds = append(ds, diskstat.Of(dir, normDiskType(loc.DiskType)))
 		}
 	}
 	return ds
 }
 
+// normDiskType is upstream's DiskType string: "" for hard drives (hdd or
+// unset), the lower-cased tag otherwise.
+func normDiskType(t string) string {
+	t = strings.ToLower(t)
+	if t == "hdd" {
+		return ""
+	}
+	return t
+}
+
+// status is upstream's /status; Version is upstream's (free text that
+// clients show, "30GB 4.53 " and its empty commit) and WeedvolVersion,
+// weedvol's addition, says which weedvol serves it.
 func (s *Server) status(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, fasthttp.StatusOK, map[string]any{
-		"Version":      s.cfg.State.Version() + " ",
-		"DiskStatuses": s.diskStatuses(),
-		"Volumes":      VolumeInfos(s.cfg.Store),
+		"Version":        s.cfg.State.Version() + " ",
+		"WeedvolVersion": buildinfo.Get().String(),
+		"DiskStatuses":   s.diskStatuses(),
+		"Volumes":        VolumeInfos(s.cfg.Store),
 	})
 }
 

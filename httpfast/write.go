@@ -67,6 +67,9 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	n := pu.toNeedle(key, cookie, uint64(time.Now().Unix()))
+	if s.cfg.FixJpgOrientation && isJpegUpload(pu.mimeType, pu.fileName) {
+		n.Data = fixJpgOrientation(n.Data)
+	}
 	var remote []string
 	if !pu.replicate {
 		if remote, err = s.remoteReplicas(vid, v); err != nil {
@@ -93,7 +96,7 @@ func (s *Server) upload(ctx *fasthttp.RequestCtx) {
 		status := fasthttp.StatusInternalServerError
 		msg := "failed to write to local disk: " + err.Error()
 		if errors.Is(err, engine.ErrReadOnly) {
-			msg = err.Error()
+			// upstream's text for read-only volumes too (operator mark or low disk)
 			status = fasthttp.StatusConflict
 			// A plain write to an unreplicated volume that was refused
 			// before anything was appended says so, as upstream does, so a

@@ -11,6 +11,8 @@ import (
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/weedvol/weedvol/buildinfo"
 )
 
 // Version strings as upstream prints them. Upstream's size limit is that
@@ -22,9 +24,16 @@ const (
 	SizeLimit     = "30GB"
 	SizeLimit5    = "8000GB"
 	Version       = SizeLimit + " " + VersionNumber
-	// ServerHeader is the Server header of the default build.
-	ServerHeader = "SeaweedFS Volume " + Version
 )
+
+// ServerHeader is the Server header of the default build: upstream's
+// "SeaweedFS Volume 30GB 4.53" followed by weedvol's own product token, so
+// that what reads upstream's words still finds them first.
+var ServerHeader = serverHeaderFor(Version)
+
+func serverHeaderFor(v string) string {
+	return "SeaweedFS Volume " + v + " weedvol/" + buildinfo.Get().Version
+}
 
 // VersionFor is upstream's version string for an .idx offset width.
 func VersionFor(offsetSize int) string {
@@ -37,6 +46,7 @@ func VersionFor(offsetSize int) string {
 // State is shared by the front ends. All methods are safe for concurrent use.
 type State struct {
 	heartbeating atomic.Bool
+	reached      atomic.Bool // a master has answered once (or none is configured)
 	stopping     atomic.Bool
 	left         atomic.Bool
 
@@ -58,7 +68,7 @@ func New() *State {
 // offsets: it reports the version upstream's build for that width does.
 func NewFor(offsetSize int) *State {
 	v := VersionFor(offsetSize)
-	return &State{state: &volume_server_pb.VolumeServerState{}, version: v, serverHeader: []byte("SeaweedFS Volume " + v)}
+	return &State{state: &volume_server_pb.VolumeServerState{}, version: v, serverHeader: []byte(serverHeaderFor(v))}
 }
 
 // Version is upstream's version string this node reports ("30GB 4.53").
@@ -86,8 +96,20 @@ func (s *State) Leave() { s.left.Store(true); s.heartbeating.Store(false) }
 // HasLeft reports whether VolumeServerLeave was called.
 func (s *State) HasLeft() bool { return s.left.Load() }
 
-// Healthy is what /healthz reports: heartbeating, not stopping.
-func (s *State) Healthy() bool { return !s.IsStopping() && s.IsHeartbeating() }
+// SetMasterReached records that a master has answered (any answer on the
+// heartbeat stream), or that there is no master to wait for.
+func (s *State) SetMasterReached() { s.reached.Store(true) }
+
+// MasterReached reports whether SetMasterReached was called.
+func (s *State) MasterReached() bool { return s.reached.Load() }
+
+// Healthy is what /healthz and /readyz report: a master has been reached
+// since start-up, the heartbeat has not been stopped (stop, leave) and the
+// node is not stopping. Upstream does not even listen before a master
+// answers, and stays healthy while a master it once reached is away.
+func (s *State) Healthy() bool {
+	return !s.IsStopping() && s.IsHeartbeating() && s.MasterReached()
+}
 
 // ServerState returns a copy of the maintenance state.
 func (s *State) ServerState() *volume_server_pb.VolumeServerState {

@@ -14,6 +14,7 @@ import (
 	"github.com/weedvol/weedvol/tlsconf"
 	"google.golang.org/grpc/credentials"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
@@ -23,6 +24,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/weedvol/weedvol/buildinfo"
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/grpcsvc"
 	"github.com/weedvol/weedvol/httpfast"
@@ -40,13 +42,17 @@ func run(args []string) int {
 	setSchedulerProcs()
 	o, err := parseArgs(args)
 	if errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "usage: weedvol [-config_dir=D] [volume] [flags]; flags as `weed volume`")
-		volumeFlags(&options{}).PrintDefaults()
-		return 0
+		// upstream prints its usage to stderr and exits 2
+		printUsage(os.Stderr)
+		return 2
 	}
 	if err != nil {
 		wlog.Errorf("weedvol: %v", err)
 		return 2
+	}
+	if o.command == "version" {
+		printVersion(os.Stdout)
+		return 0
 	}
 	logs, err := wlog.New(o.log)
 	if err != nil {
@@ -66,12 +72,27 @@ func serve(o *options) error {
 	// packages log at INFO through their Logf; warnings, errors and V(n)
 	// lines they write through wlog directly
 	logf := wlog.Infof
-	stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile, wlog.Errorf)
+	if o.debug {
+		dbg := startDebugServer(o.debugPort, logf)
+		defer dbg.Close()
+	}
+	logf("weedvol: %s, compatible with SeaweedFS %s", buildinfo.Get(), nodestate.VersionFor(o.offsetSize))
+	for _, n := range o.notes() {
+		logf("weedvol: %s", n)
+	}
+	if !o.pprof {
+		// -pprof precludes the profile files, as upstream
+		stopProfiles, err := startProfiles(o.cpuProfile, o.memProfile, wlog.Errorf)
+		if err != nil {
+			return err
+		}
+		defer stopProfiles()
+	}
+	locs, err := o.locations()
 	if err != nil {
 		return err
 	}
-	defer stopProfiles()
-	locs, err := o.locations()
+	minFree, err := o.minFreeSpaces(len(locs))
 	if err != nil {
 		return err
 	}
@@ -103,8 +124,8 @@ func serve(o *options) error {
 	// volumes idle for 10 minutes give their descriptors back (engine/park.go)
 	// and a disk still opening after 30 s joins later instead of holding back the others
 	cfg := engine.StoreConfig{IO: io, OffsetSize: o.offsetSize, Logf: logf, IdleClose: 10 * time.Minute, SlowDiskWait: 30 * time.Second}
-	for _, l := range locs {
-		cfg.Locations = append(cfg.Locations, engine.LocationConfig{Dir: l.dir, IdxDir: o.idxDir, MaxVolumes: l.max, DiskType: l.disk})
+	for i, l := range locs {
+		cfg.Locations = append(cfg.Locations, engine.LocationConfig{Dir: l.dir, IdxDir: o.idxDir, MaxVolumes: l.max, DiskType: l.disk, MinFreeSpace: minFree[i]})
 	}
 	opening := time.Now()
 	store, err := engine.OpenStore(cfg)
@@ -116,6 +137,7 @@ func serve(o *options) error {
 
 	state := nodestate.NewFor(o.offsetSize)
 	reg := newMetrics(o.offsetSize)
+	fatal := make(chan error, 1) // a refusal the heartbeat cannot serve through
 	publicURL := o.publicURL
 	if publicURL == "" {
 		publicURL = o.ip + ":" + strconv.Itoa(o.portPublic)
@@ -129,6 +151,14 @@ func serve(o *options) error {
 		MaintenanceBytesPerSecond:     int64(o.maintenanceMBps) << 20,
 		CompactionBytesPerSecond:      int64(o.compactionMBps) << 20,
 		Metrics:                       reg,
+		MaxParallelCommits:            o.compactionMaxParallelCommits,
+		Tags:                          dirTags(o.tags, len(locs)),
+		Fatal: func(err error) {
+			select {
+			case fatal <- err:
+			default:
+			}
+		},
 	})
 	// EC reads and deletes reach other nodes' shards through the service's
 	// master lookups and peer connections.
@@ -155,9 +185,12 @@ func serve(o *options) error {
 			}
 			return urls, err
 		},
-		ReadSigningKey: []byte(sec.JWT.Signing.Read.Key),
-		Logf:           logf,
-		Metrics:        reg,
+		ReadSigningKey:    []byte(sec.JWT.Signing.Read.Key),
+		Pprof:             pprofHandler(o.pprof),
+		Masters:           splitList(o.masters),
+		FixJpgOrientation: o.fixJpgOrientation,
+		Logf:              logf,
+		Metrics:           reg,
 	})
 	mctx, stopMetrics := context.WithCancel(context.Background())
 	defer stopMetrics()
@@ -208,8 +241,19 @@ func serve(o *options) error {
 	go tlsSet.Refresh(tlsconf.RefreshInterval(), stopRefresh, wlog.Warningf)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
-	for s := <-sig; s == syscall.SIGHUP; s = <-sig {
-		reload(o, whiteList, h, tlsSet, logf)
+	var fatalErr error
+wait:
+	for {
+		select {
+		case s := <-sig:
+			if s != syscall.SIGHUP {
+				break wait
+			}
+			reload(o, whiteList, h, tlsSet, logf)
+		case fatalErr = <-fatal:
+			logf("weedvol: %v; shutting down", fatalErr)
+			break wait
+		}
 	}
 	logf("weedvol: stopping")
 	state.SetStopping()
@@ -233,7 +277,15 @@ func serve(o *options) error {
 	case <-time.After(10 * time.Second):
 		gs.Stop()
 	}
-	return store.Close()
+	return errors.Join(fatalErr, store.Close())
+}
+
+// pprofHandler is the admin port's /debug/pprof/ of -pprof, nil without.
+func pprofHandler(on bool) http.Handler {
+	if !on {
+		return nil
+	}
+	return pprofMux()
 }
 
 // reload is upstream's SIGHUP: security.toml is read again and its white
