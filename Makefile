@@ -27,7 +27,7 @@ $(WEED5): tools/weed/go.mod tools/weed/go.sum
 	cd tools/weed && $(GO) build -tags 5BytesOffset -o $(WEED5) $(WEED_PKG)
 
 $(WEEDVOL): $(GO_SOURCES) go.mod go.sum
-	$(GO) build -o $(WEEDVOL) ./cmd/weedvol
+	$(GO) build -ldflags "-X $(COMMIT_VAR)=$(COMMIT)" -o $(WEEDVOL) ./cmd/weedvol
 
 vet:
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
