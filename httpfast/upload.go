@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/valyala/fasthttp"
 
@@ -274,8 +275,10 @@ func cleanBase(p string) string { return path.Base(strings.ReplaceAll(p, "\\", "
 
 func gzipBytes(b []byte) ([]byte, error) {
 	var buf bytes.Buffer
-	// upstream's level: the stored bytes, and so the ETag, match its
-	w, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	buf.Grow(len(b)/2 + 64)
+	w := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(w)
+	w.Reset(&buf)
 	if _, err := w.Write(b); err != nil {
 		return nil, err
 	}
@@ -284,6 +287,15 @@ func gzipBytes(b []byte) ([]byte, error) {
 	}
 	return buf.Bytes(), nil
 }
+
+// gzipWriters recycles compressors (a fresh one allocates its ~1 MB of
+// tables per upload). Each writer is Reset to its caller's buffer, which
+// the caller owns; Reset keeps upstream's level, BestSpeed, so the stored
+// bytes, and with them the ETag, match upstream's.
+var gzipWriters = sync.Pool{New: func() any {
+	w, _ := gzip.NewWriterLevel(nil, gzip.BestSpeed)
+	return w
+}}
 
 // compressible is upstream's table of what is worth gzipping.
 func compressible(ext, mtype string) (should, sure bool) {

@@ -11,8 +11,6 @@ import (
 
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
 	"google.golang.org/protobuf/proto"
-
-	"github.com/weedvol/weedvol/buildinfo"
 )
 
 // Version strings as upstream prints them. Upstream's size limit is that
@@ -27,12 +25,13 @@ const (
 )
 
 // ServerHeader is the Server header of the default build: upstream's
-// "SeaweedFS Volume 30GB 4.53" followed by weedvol's own product token, so
-// that what reads upstream's words still finds them first.
+// "SeaweedFS Volume 30GB 4.53", byte for byte, as every reply of upstream's
+// carries it (clients and the differential tests compare it). weedvol's
+// own version is in /status (WeedvolVersion), the UI and `weedvol version`.
 var ServerHeader = serverHeaderFor(Version)
 
 func serverHeaderFor(v string) string {
-	return "SeaweedFS Volume " + v + " weedvol/" + buildinfo.Get().Version
+	return "SeaweedFS Volume " + v
 }
 
 // VersionFor is upstream's version string for an .idx offset width.
