@@ -2,14 +2,13 @@ package grpcsvc
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/wlog"
 )
 
@@ -57,27 +56,7 @@ func incomingRequestID(ctx context.Context) string {
 			return ids[0]
 		}
 	}
-	return newUUID()
-}
-
-// newUUID is a random (version 4) UUID in its usual text form, as
-// upstream's uuid.New().String().
-func newUUID() string {
-	var b [16]byte
-	rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte
-	hex.Encode(s[0:8], b[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
+	return engine.NewUUID()
 }
 
 func logErrorAnswer(id, method string, err error) {

@@ -4,14 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,34 +21,14 @@ import (
 // binaries, real sockets and real data directories. Their ports are taken
 // from 16000-16999 (gRPC at +10000).
 
-var flagsPortMu sync.Mutex
-var flagsPortNext = 16000 + os.Getpid()%900
-
-// flagsPort returns a free port of 16000-16999 whose gRPC twin is free too.
+// flagsPort returns a free port whose gRPC twin is free too.
 func flagsPort(t *testing.T) int {
 	t.Helper()
-	flagsPortMu.Lock()
-	defer flagsPortMu.Unlock()
-	for tries := 0; tries < 1000; tries++ {
-		p := flagsPortNext
-		if flagsPortNext++; flagsPortNext > 16999 {
-			flagsPortNext = 16000
-		}
-		if portFree(p) && portFree(p+10000) {
-			return p
-		}
-	}
-	t.Fatal("no free port in 16000-16999")
-	return 0
-}
-
-func portFree(p int) bool {
-	l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+	p, err := weedproc.FreePort()
 	if err != nil {
-		return false
+		t.Fatal(err)
 	}
-	l.Close()
-	return true
+	return p
 }
 
 // buildVersioned builds weedvol with the release version and commit set
