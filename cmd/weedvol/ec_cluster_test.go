@@ -275,13 +275,18 @@ func sumField(v any, key string) int {
 	return total
 }
 
-// getRetry GETs fid, retrying briefly on 5xx while shard locations settle.
+// getRetry GETs fid, retrying on 5xx while shard locations settle. The
+// budget (15 s) is longer than upstream's shortest EC location cache
+// lifetime (11 s): an upstream node whose cached locations predate an
+// ec.rebuild or ec.balance answers 500 ("cannot recover shard") until a
+// failed read has shrunk its cache below the data shard count and the
+// 11 s lifetime has run out; CI caught one doing so for 5 s.
 func getRetry(addr, fid string) (int, []byte, http.Header, error) {
 	var code int
 	var body []byte
 	var h http.Header
 	var err error
-	for i := 0; i < 20; i++ {
+	for i := 0; i < 60; i++ {
 		code, body, h, err = weedproc.Get(addr, fid)
 		if err == nil && code < 500 {
 			return code, body, h, nil
