@@ -315,6 +315,17 @@ func (h *heartbeater) receive(stream master_pb.Seaweed_SendHeartbeatClient, targ
 		if err != nil {
 			return recvEvent{err: err}
 		}
+		// The limit is stored before the node counts as connected, so
+		// whoever sees it connected sees the limit too.
+		if v := resp.GetVolumeSizeLimit(); v != 0 && h.volumeSizeLimit.Swap(v) != v {
+			// -max=0 directories are sized from the limit, as upstream
+			if h.svc.store.AdjustAutoMax(v) {
+				select {
+				case h.resend <- struct{}{}:
+				default:
+				}
+			}
+		}
 		h.svc.state.SetMasterReached()
 		// Only a follower names the leader; the leader answers every new
 		// stream without naming one.
@@ -333,15 +344,6 @@ func (h *heartbeater) receive(stream master_pb.Seaweed_SendHeartbeatClient, targ
 		}
 		h.svc.stamp.raise(resp.GetMaxVolumeId())
 		h.svc.stamp.setTopology(resp.GetTopologyId())
-		if v := resp.GetVolumeSizeLimit(); v != 0 && h.volumeSizeLimit.Swap(v) != v {
-			// -max=0 directories are sized from the limit, as upstream
-			if h.svc.store.AdjustAutoMax(v) {
-				select {
-				case h.resend <- struct{}{}:
-				default:
-				}
-			}
-		}
 		if resp.GetResendFullVolumeList() {
 			select {
 			case h.resend <- struct{}{}:
