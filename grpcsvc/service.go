@@ -55,6 +55,10 @@ type Config struct {
 	// ClientTLS, when set, is the mutual TLS of every call this server
 	// makes: heartbeat, master lookups, peers (tlsconf.Set.GRPCClient).
 	ClientTLS *tls.Config
+	// PeerHTTPTLS, when set, is the TLS of HTTP uploads to peer volume
+	// servers (FetchAndWriteNeedle's replicas, then over https); nil is
+	// plain http.
+	PeerHTTPTLS *tls.Config
 	// Pulse is the heartbeat period; DefaultPulse when 0.
 	Pulse time.Duration
 	// MaintenanceBytesPerSecond limits volume copies that do not set their
