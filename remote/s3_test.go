@@ -21,6 +21,8 @@ const (
 	baseCreds   = 9420
 	baseKillUp  = 9430
 	baseKillGet = 9440
+	baseHangUp  = 9470
+	baseHangGet = 9480
 )
 
 func newClient(t *testing.T, srv *s3test.Server, bucket string) *remote.S3 {
@@ -196,37 +198,45 @@ func TestS3Refusals(t *testing.T) {
 	}
 }
 
-// TestS3EndpointDies kills the endpoint during a large upload and a large
-// download: each returns an error promptly instead of hanging.
+// TestS3EndpointDies kills (SIGKILL) or freezes (SIGSTOP: connections
+// stay open, nothing answers) the endpoint during a large upload and a
+// large download: each returns an error within its bound instead of
+// hanging. Freezing relies on the idle timeouts, shortened here.
 func TestS3EndpointDies(t *testing.T) {
-	cases := []struct {
-		name string
-		base int
-		run  func(ctx context.Context, s *remote.S3, started chan<- struct{}) error
-	}{
-		{"upload", baseKillUp, func(ctx context.Context, s *remote.S3, started chan<- struct{}) error {
-			var once bool
-			return s.Upload(ctx, "huge", pattern(9, 200<<20), 200<<20, func(d int64) {
-				if !once && d > 1<<20 {
-					once = true
-					close(started)
-				}
-			})
-		}},
-		{"download", baseKillGet, func(ctx context.Context, s *remote.S3, started chan<- struct{}) error {
-			if err := s.Upload(ctx, "big", pattern(8, 48<<20), 48<<20, nil); err != nil {
-				return err
+	remote.IdleTimeout = 2 * time.Second
+	t.Cleanup(func() { remote.IdleTimeout = 2 * time.Minute })
+	upload := func(ctx context.Context, s *remote.S3, started chan<- struct{}) error {
+		var once bool
+		return s.Upload(ctx, "huge", pattern(9, 200<<20), 200<<20, func(d int64) {
+			if !once && d > 1<<20 {
+				once = true
+				close(started)
 			}
-			w := &slowWriter{}
-			var once bool
-			_, err := s.Download(ctx, "big", w, func(d int64) {
-				if !once {
-					once = true
-					close(started)
-				}
-			})
+		})
+	}
+	download := func(ctx context.Context, s *remote.S3, started chan<- struct{}) error {
+		if err := s.Upload(ctx, "big", pattern(8, 48<<20), 48<<20, nil); err != nil {
 			return err
-		}},
+		}
+		var once bool
+		_, err := s.Download(ctx, "big", &slowWriter{}, func(d int64) {
+			if !once {
+				once = true
+				close(started)
+			}
+		})
+		return err
+	}
+	cases := []struct {
+		name   string
+		base   int
+		freeze bool
+		run    func(ctx context.Context, s *remote.S3, started chan<- struct{}) error
+	}{
+		{"upload killed", baseKillUp, false, upload},
+		{"download killed", baseKillGet, false, download},
+		{"upload frozen", baseHangUp, true, upload},
+		{"download frozen", baseHangGet, true, download},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -243,21 +253,25 @@ func TestS3EndpointDies(t *testing.T) {
 			case <-time.After(60 * time.Second):
 				t.Fatal("transfer never started")
 			}
-			killed := time.Now()
-			if err := srv.Kill(); err != nil {
+			stopped := time.Now()
+			stop := srv.Kill
+			if c.freeze {
+				stop = srv.Freeze
+			}
+			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
 			select {
 			case err := <-done:
 				if err == nil {
-					t.Fatal("transfer succeeded after the endpoint was killed")
+					t.Fatal("transfer succeeded after the endpoint stopped")
 				}
 				if !strings.Contains(err.Error(), "die/") {
 					t.Errorf("error %q does not name the bucket and key", err)
 				}
-				t.Logf("failed %v after the kill: %v", time.Since(killed), err)
-			case <-time.After(45 * time.Second):
-				t.Fatal("transfer still running 45s after the endpoint died")
+				t.Logf("failed %v after the endpoint stopped: %v", time.Since(stopped), err)
+			case <-time.After(60 * time.Second):
+				t.Fatal("transfer still running 60s after the endpoint stopped")
 			}
 		})
 	}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,6 +132,14 @@ func (s *Server) MakeBucket(t testing.TB, bucket string) {
 
 // Kill kills the server at once (SIGKILL), as a crash would.
 func (s *Server) Kill() error { return s.proc.Kill() }
+
+// Freeze stops the server's processes (SIGSTOP to its process group): its
+// sockets stay open and the kernel still accepts connections, but nothing
+// answers, as a hung endpoint. Kill still works; Thaw resumes.
+func (s *Server) Freeze() error { return syscall.Kill(-s.proc.Pid(), syscall.SIGSTOP) }
+
+// Thaw resumes a frozen server (SIGCONT).
+func (s *Server) Thaw() error { return syscall.Kill(-s.proc.Pid(), syscall.SIGCONT) }
 
 // LogPath is the server's log.
 func (s *Server) LogPath() string { return s.proc.LogPath() }
