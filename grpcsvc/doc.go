@@ -47,4 +47,14 @@
 // checked by the engine's constructors; handlers check them first only to
 // answer with upstream's codes. This package creates, moves and rewrites
 // no file of a data directory itself (TestNoFileWritesOutsideEngine).
+//
+// # Remote storage
+//
+// FetchAndWriteNeedle (fetch.go) reads a range of an S3 object with the
+// remote package, its endpoint checked with netguard's Remote policy and
+// dialed through the guard, and its replicas checked as peers before any
+// write. The tier backends the master announces (GetMasterConfiguration,
+// asked on every heartbeat stream and by MetricsPush, and any
+// HeartbeatResponse.storage_backends) live in Service.Backends(); the
+// heartbeat goroutines update it, under its own lock only.
 package grpcsvc

@@ -20,6 +20,7 @@ import (
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/metrics"
 	"github.com/weedvol/weedvol/nodestate"
+	"github.com/weedvol/weedvol/remote"
 	"github.com/weedvol/weedvol/wlog"
 )
 
@@ -54,6 +55,10 @@ type Config struct {
 	// ClientTLS, when set, is the mutual TLS of every call this server
 	// makes: heartbeat, master lookups, peers (tlsconf.Set.GRPCClient).
 	ClientTLS *tls.Config
+	// PeerHTTPTLS, when set, is the TLS of HTTP uploads to peer volume
+	// servers (FetchAndWriteNeedle's replicas, then over https); nil is
+	// plain http.
+	PeerHTTPTLS *tls.Config
 	// Pulse is the heartbeat period; DefaultPulse when 0.
 	Pulse time.Duration
 	// MaintenanceBytesPerSecond limits volume copies that do not set their
@@ -103,6 +108,9 @@ type Service struct {
 	states   *statePersister
 	masters  *masterConns
 	hb       *heartbeater
+	// backends are the tier backends the master announces in every
+	// HeartbeatResponse (storage_backends), updated by the heartbeat loop.
+	backends *remote.Backends
 
 	// copying holds the ids of volumes a VolumeCopy is bringing in, so two
 	// copies of one volume never share staging files.
@@ -111,6 +119,10 @@ type Service struct {
 	// MaxParallelCommits limits them; nil otherwise.
 	commitSlots chan struct{}
 }
+
+// Backends are the storage backends ("s3.default", ...) the master has
+// announced; never nil.
+func (s *Service) Backends() *remote.Backends { return s.backends }
 
 // New creates the service. It reads (or creates) the per-directory uuid
 // and volume-id stamp files and loads the persisted maintenance state into
@@ -162,6 +174,7 @@ func New(cfg Config) *Service {
 		s.commitSlots = make(chan struct{}, cfg.MaxParallelCommits)
 	}
 	s.masters = newMasterConns(cfg.ClientTLS)
+	s.backends = remote.NewBackends()
 	s.hb = newHeartbeater(s)
 	if !s.state.HasLeft() {
 		// Upstream reports healthy, once a master has answered, until the
