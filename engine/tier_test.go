@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/weedvol/weedvol/engine/needle"
 	"github.com/weedvol/weedvol/engine/vif"
 )
 
@@ -183,7 +184,8 @@ func TestTierRoundTrip(t *testing.T) {
 					t.Fatalf("reopened: remote %v read-only %v size %d", v.IsRemote(), v.IsReadOnly(), v.Size())
 				}
 				for k := range c.live {
-					if _, err := v.Read(nil, k, uint32(k), nil, ReadOptions{}); !errors.Is(err, ErrBackendUnknown) {
+					var n needle.Needle
+					if _, err := v.Read(&n, k, uint32(k), nil, ReadOptions{}); !errors.Is(err, ErrBackendUnknown) {
 						t.Fatalf("read before the backends are known: %v", err)
 					}
 					break
