@@ -59,6 +59,7 @@ type heartbeater struct {
 
 	connected       atomic.Bool
 	volumeSizeLimit atomic.Uint64
+	backendErr      atomic.Value // string: the last storage-backends error logged
 }
 
 func newHeartbeater(s *Service) *heartbeater {
@@ -236,6 +237,10 @@ func (h *heartbeater) session(ctx context.Context, target string) (leader string
 		return "", false, err
 	}
 	wlog.Infof("Heartbeat to: %v", target)
+	// Upstream's master announces storage backends in
+	// GetMasterConfiguration (its volume server asks once, at start); ask
+	// on every new stream, so a restarted master's new backends arrive.
+	go h.fetchBackends(sctx, master_pb.NewSeaweedClient(conn), target)
 
 	var reg atomic.Bool
 	events := make(chan recvEvent, 1)
@@ -331,6 +336,9 @@ func (h *heartbeater) receive(stream master_pb.Seaweed_SendHeartbeatClient, targ
 		if len(resp.GetDuplicatedUuids()) > 0 {
 			return recvEvent{err: fmt.Errorf("master %s reports %w: %v", target, errDuplicateDirs, h.svc.duplicateDirs(resp.GetDuplicatedUuids()))}
 		}
+		if sb := resp.GetStorageBackends(); len(sb) > 0 {
+			h.updateBackends(sb)
+		}
 		h.svc.stamp.raise(resp.GetMaxVolumeId())
 		h.svc.stamp.setTopology(resp.GetTopologyId())
 		if v := resp.GetVolumeSizeLimit(); v != 0 && h.volumeSizeLimit.Swap(v) != v {
@@ -348,6 +356,36 @@ func (h *heartbeater) receive(stream master_pb.Seaweed_SendHeartbeatClient, targ
 			default:
 			}
 		}
+	}
+}
+
+// fetchBackends asks master for its configuration and applies its storage
+// backends. A failure is logged; the next stream asks again.
+func (h *heartbeater) fetchBackends(ctx context.Context, c master_pb.SeaweedClient, master string) {
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	resp, err := c.GetMasterConfiguration(cctx, &master_pb.GetMasterConfigurationRequest{})
+	if err != nil {
+		if ctx.Err() == nil {
+			h.svc.logf("get master %s configuration: %v", master, err)
+		}
+		return
+	}
+	h.updateBackends(resp.GetStorageBackends())
+}
+
+// updateBackends applies the master's storage backends, as upstream's
+// LoadFromPbStorageBackends, from every GetMasterConfiguration and every
+// HeartbeatResponse that carries them. A bad
+// entry is logged when its error first appears, not on every heartbeat.
+func (h *heartbeater) updateBackends(list []*master_pb.StorageBackend) {
+	err := h.svc.backends.Update(list)
+	msg := ""
+	if err != nil {
+		msg = err.Error()
+	}
+	if old, _ := h.backendErr.Swap(msg).(string); msg != "" && msg != old {
+		wlog.Warningf("storage backends from master: %v", err)
 	}
 }
 

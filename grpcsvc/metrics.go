@@ -84,6 +84,7 @@ func (s *Service) MetricsPush(ctx context.Context) (metrics.Push, error) {
 				s.logf("checkWithMaster %s: get master %s configuration: %v", m, m, err)
 				continue
 			}
+			s.hb.updateBackends(resp.GetStorageBackends())
 			return metrics.Push{Address: resp.GetMetricsAddress(), Interval: time.Duration(resp.GetMetricsIntervalSeconds()) * time.Second}, nil
 		}
 		if len(s.cfg.Masters) == 0 {

@@ -20,6 +20,7 @@ import (
 	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/metrics"
 	"github.com/weedvol/weedvol/nodestate"
+	"github.com/weedvol/weedvol/remote"
 	"github.com/weedvol/weedvol/wlog"
 )
 
@@ -103,6 +104,9 @@ type Service struct {
 	states   *statePersister
 	masters  *masterConns
 	hb       *heartbeater
+	// backends are the tier backends the master announces in every
+	// HeartbeatResponse (storage_backends), updated by the heartbeat loop.
+	backends *remote.Backends
 
 	// copying holds the ids of volumes a VolumeCopy is bringing in, so two
 	// copies of one volume never share staging files.
@@ -111,6 +115,10 @@ type Service struct {
 	// MaxParallelCommits limits them; nil otherwise.
 	commitSlots chan struct{}
 }
+
+// Backends are the storage backends ("s3.default", ...) the master has
+// announced; never nil.
+func (s *Service) Backends() *remote.Backends { return s.backends }
 
 // New creates the service. It reads (or creates) the per-directory uuid
 // and volume-id stamp files and loads the persisted maintenance state into
@@ -162,6 +170,7 @@ func New(cfg Config) *Service {
 		s.commitSlots = make(chan struct{}, cfg.MaxParallelCommits)
 	}
 	s.masters = newMasterConns(cfg.ClientTLS)
+	s.backends = remote.NewBackends()
 	s.hb = newHeartbeater(s)
 	if !s.state.HasLeft() {
 		// Upstream reports healthy, once a master has answered, until the

@@ -104,11 +104,18 @@ type Process struct {
 
 // Start runs bin with args, logging to logPath.
 func Start(name, bin, logPath string, port int, args ...string) (*Process, error) {
+	return StartIn(name, bin, logPath, "", port, args...)
+}
+
+// StartIn is Start with the working directory workDir ("" is this
+// process's), where weed looks for master.toml and security.toml first.
+func StartIn(name, bin, logPath, workDir string, port int, args ...string) (*Process, error) {
 	log, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(bin, args...)
+	cmd.Dir = workDir
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -220,6 +227,7 @@ func (p *Process) Restart(readyPath string, timeout time.Duration) (*Process, er
 	}
 	fmt.Fprintf(log, "\n==== weedproc: restart of %s at %s ====\n", p.Name, time.Now().Format(time.RFC3339Nano))
 	cmd := exec.Command(p.cmd.Path, p.cmd.Args[1:]...)
+	cmd.Dir = p.cmd.Dir
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -238,13 +246,19 @@ func (p *Process) Restart(readyPath string, timeout time.Duration) (*Process, er
 
 // StartMaster runs `weed master` on a free port with its metadata in dir.
 func StartMaster(weed, dir string, extra ...string) (*Process, error) {
+	return StartMasterIn(weed, dir, "", extra...)
+}
+
+// StartMasterIn is StartMaster run in workDir, so a master.toml there
+// (storage backends, for one) is read.
+func StartMasterIn(weed, dir, workDir string, extra ...string) (*Process, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
 	args := append([]string{"master", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-port=" + strconv.Itoa(port),
 		"-mdir=" + dir, "-peers=none", "-defaultReplication=000", "-telemetry=false"}, extra...)
-	p, err := Start("master", weed, filepath.Join(dir, "master.log"), port, args...)
+	p, err := StartIn("master", weed, filepath.Join(dir, "master.log"), workDir, port, args...)
 	if err != nil {
 		return nil, err
 	}
