@@ -83,4 +83,17 @@ const (
 	stepDecodeWritten = "ec decode: .dat and .idx written and synced under temporary names"
 	stepDecodeIdx     = "ec decode: .idx renamed into place, directory synced"
 	stepDecodeDat     = "ec decode: .dat renamed into place, directory synced"
+
+	// moving a .dat to a remote tier (MoveDatToRemote); writing the .vif
+	// that names the remote copy is the commit point
+	stepTierUploaded     = "tier upload: .dat copied to the remote tier"
+	stepTierVif          = "tier upload: .vif naming the remote copy written, directory synced"
+	stepTierLocalRemoved = "tier upload: local .dat removed, directory synced"
+
+	// moving a .dat back from a remote tier (MoveDatFromRemote); writing
+	// the .vif without the remote file is the commit point
+	stepTierDownloaded    = "tier download: .dat.tmp written and synced"
+	stepTierDatRenamed    = "tier download: .dat.tmp renamed to .dat, directory synced"
+	stepTierVifLocal      = "tier download: .vif without the remote file written, directory synced"
+	stepTierRemoteDeleted = "tier download: remote object deleted"
 )

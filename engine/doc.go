@@ -210,6 +210,53 @@
 // the super block's. A failed step writes the old byte back (synced),
 // and a .vif replaced all the same is brought in line by the next Open.
 //
+// # Crash story: moving a .dat to a remote tier (MoveDatToRemote)
+//
+// A volume whose .vif names a remote file (files[0]: backend_type,
+// backend_id, key, offset, file_size, modified_time, extension, as
+// upstream writes them) is served from that object, read-only, whether or
+// not a local .dat is still there (keep_local_dat_file); its .idx stays
+// local. With compactMu held throughout:
+//
+//  1. mark the volume read-only (in memory), take life exclusively once so
+//     every write that passed the check is written, fsync the .dat;
+//  2. stream the .dat's first Size() bytes to a fresh key (a UUID)
+//     (stepTierUploaded); Stat the key and require its size to be the
+//     local size, else delete it and fail;
+//  3. write the .vif naming the remote file through atomicfile (.vif.tmp
+//     fsynced, renamed, directory fsynced) (stepTierVif): the commit;
+//  4. switch reads to the remote object (under life, exclusively), then,
+//     unless keep_local_dat_file, remove the .dat and fsync the data
+//     directory (stepTierLocalRemoved).
+//
+// A crash before 3 leaves the local volume as it was (writable again at
+// the next Open: the mark of 1 is not persisted) and at most an unnamed
+// remote object, leaked on the tier. After 3 the volume opens remote,
+// every needle read from the verified copy; a crash before 4 removed it
+// leaves the local .dat beside it, unused, as with keep_local_dat_file. A
+// failed upload or check deletes the remote copy; a failed .vif write
+// deletes it only when the .vif on disk does not name it.
+//
+// # Crash story: moving a .dat back from a remote tier (MoveDatFromRemote)
+//
+//  1. download the remote object into <base>.dat.tmp, created anew, and
+//     fsync it; its length must be the recorded file_size
+//     (stepTierDownloaded); set its mtime to modified_time;
+//  2. with life held exclusively, rename it to .dat, fsync the data
+//     directory (stepTierDatRenamed);
+//  3. write the .vif without the remote file through atomicfile
+//     (stepTierVifLocal): the commit;
+//  4. switch reads to the local .dat (the read-only mark is the .vif's
+//     again); unless keep_remote_dat_file, delete the remote object
+//     (stepTierRemoteDeleted).
+//
+// A crash before 3 leaves the .vif naming the remote object, which is
+// still there (deleted only after 3), so the volume opens remote; a
+// .dat.tmp left by 1 is replaced by the next download, and a .dat left by
+// 2 is a whole copy, replaced the same way. After 3 the volume is local;
+// a crash before 4's delete leaks the remote object. The remote object is
+// never deleted while a .vif names it.
+//
 // # Crash stories: erasure coding
 //
 // EcGenerate (encode) and EcToVolume (decode) are told in
@@ -230,7 +277,8 @@
 // a volume (lockCompaction takes it on the newest successor, dropping it
 // before moving on). life is held shared by every operation that touches
 // the files (readers take only life, shared, and never wait for writers)
-// and exclusively by Close, Destroy, CommitCompact's swap and unparking.
+// and exclusively by Close, Destroy, CommitCompact's swap, unparking and
+// a tier move's switch of the .dat.
 // mu serializes appends: the committer's leader holds it for a whole
 // batch. committer.qmu guards the queue only and is never held with mu;
 // the reader pool's lock and the package's copies.mu (copy stages in

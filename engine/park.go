@@ -71,7 +71,7 @@ func (v *Volume) park() bool {
 		return false
 	}
 	defer v.life.Unlock()
-	if v.closed || v.parked.Load() || v.dat == nil || v.idxOS == nil {
+	if v.closed || v.parked.Load() || v.dat == nil || v.idxOS == nil || v.remote.Load() != nil {
 		return false
 	}
 	if !v.compactMu.TryLock() {

@@ -59,6 +59,11 @@ type StoreConfig struct {
 	// minute when 0.
 	DiskCheckInterval time.Duration
 
+	// Tiers resolves the remote tier backends of volumes whose .dat is
+	// remote; OpenStore makes an empty one when nil. Its resolver may be set
+	// after the store opens (Store.Tiers().Set).
+	Tiers *RemoteTiers
+
 	fds *fdBudget // set by OpenStore
 }
 
@@ -112,6 +117,9 @@ func OpenStore(cfg StoreConfig) (*Store, error) {
 	}
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
+	}
+	if cfg.Tiers == nil {
+		cfg.Tiers = &RemoteTiers{}
 	}
 	limit := cfg.MaxOpenVolumes
 	if limit <= 0 {
@@ -362,7 +370,7 @@ func openVolumes(lc LocationConfig, found []foundVolume, cfg StoreConfig, sums m
 			defer wg.Done()
 			for i := range next {
 				f := found[i]
-				vc := VolumeConfig{ID: f.id, Collection: f.collection, Dir: lc.Dir, IdxDir: lc.IdxDir, IO: cfg.IO, Logf: cfg.Logf, listed: f.files, fds: cfg.fds, lowDisk: lc.lowDisk}
+				vc := VolumeConfig{ID: f.id, Collection: f.collection, Dir: lc.Dir, IdxDir: lc.IdxDir, IO: cfg.IO, Tiers: cfg.Tiers, Logf: cfg.Logf, listed: f.files, fds: cfg.fds, lowDisk: lc.lowDisk}
 				if s := sums[summaryKey{f.collection, f.id}]; s != nil && s.matches(lc, f.files) {
 					v, err := openCold(vc, s)
 					if err == nil {
@@ -431,10 +439,19 @@ func scanVolumes(dir string, skipped func(name string)) ([]foundVolume, error) {
 	var out []foundVolume
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !strings.HasSuffix(name, ".dat") {
+		if e.IsDir() {
 			continue
 		}
-		base := strings.TrimSuffix(name, ".dat")
+		base, isDat := strings.CutSuffix(name, ".dat")
+		if !isDat {
+			// a volume whose .dat moved to a remote tier has only its .vif
+			// (and .idx) here
+			vbase, isVif := strings.CutSuffix(name, ".vif")
+			if !isVif || names[vbase+".dat"] || !vifNamesRemote(filepath.Join(dir, name)) {
+				continue
+			}
+			base = vbase
+		}
 		collection, id, ok := ParseBaseName(base)
 		if !ok {
 			if skipped != nil {
@@ -460,6 +477,12 @@ func scanVolumes(dir string, skipped func(name string)) ([]foundVolume, error) {
 	return out, nil
 }
 
+// vifNamesRemote reports whether the .vif at path names a remote .dat.
+func vifNamesRemote(path string) bool {
+	info, ok, err := loadVif(path)
+	return err == nil && ok && remoteFileOf(info) != nil
+}
+
 // Volume returns the open volume id. It takes no lock.
 func (s *Store) Volume(id uint32) (*Volume, bool) {
 	e, ok := (*s.volumes.Load())[id]
@@ -468,6 +491,9 @@ func (s *Store) Volume(id uint32) (*Volume, bool) {
 	}
 	return e.v, true
 }
+
+// Tiers is the store's resolver of remote tier backends.
+func (s *Store) Tiers() *RemoteTiers { return s.cfg.Tiers }
 
 // Locations returns the store's data directories.
 func (s *Store) Locations() []*Location { return s.locations }
@@ -558,7 +584,7 @@ func (s *Store) AllocateVolume(id uint32, o AllocateOptions) error {
 	v, err := OpenVolume(VolumeConfig{
 		ID: id, Collection: o.Collection, Dir: best.Dir, IdxDir: best.IdxDir,
 		Create: true, ReplicaPlacement: o.ReplicaPlacement, TTL: o.TTL, Version: o.Version,
-		OffsetSize: s.cfg.OffsetSize, Preallocate: o.Preallocate, IO: s.cfg.IO, Logf: s.cfg.Logf, fds: s.cfg.fds,
+		OffsetSize: s.cfg.OffsetSize, Preallocate: o.Preallocate, IO: s.cfg.IO, Tiers: s.cfg.Tiers, Logf: s.cfg.Logf, fds: s.cfg.fds,
 		lowDisk: best.lowDisk,
 	})
 	if err != nil {
@@ -638,7 +664,7 @@ func (s *Store) MountVolume(id uint32) error {
 			if f.id != id {
 				continue
 			}
-			v, err := OpenVolume(VolumeConfig{ID: id, Collection: f.collection, Dir: l.Dir, IdxDir: l.IdxDir, IO: s.cfg.IO, Logf: s.cfg.Logf, listed: f.files, fds: s.cfg.fds, lowDisk: l.lowDisk})
+			v, err := OpenVolume(VolumeConfig{ID: id, Collection: f.collection, Dir: l.Dir, IdxDir: l.IdxDir, IO: s.cfg.IO, Tiers: s.cfg.Tiers, Logf: s.cfg.Logf, listed: f.files, fds: s.cfg.fds, lowDisk: l.lowDisk})
 			if err != nil {
 				return err
 			}

@@ -132,7 +132,7 @@ func (v *Volume) summarize() (volumeSummary, bool) {
 		return volumeSummary{}, false
 	}
 	defer v.life.RUnlock()
-	if v.damaged.Load() || v.datReadOnly {
+	if v.damaged.Load() || v.datReadOnly || v.remote.Load() != nil {
 		return volumeSummary{}, false
 	}
 	v.mu.Lock()

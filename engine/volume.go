@@ -36,6 +36,9 @@ type VolumeConfig struct {
 
 	// IO serves .dat reads, appends and syncs; the portable engine when nil.
 	IO iouring.Engine
+	// Tiers resolves the backend of a volume whose .dat is on a remote
+	// tier (tier.go); nil resolves none.
+	Tiers *RemoteTiers
 	// Logf receives repair and warning messages; discarded when nil.
 	Logf func(format string, args ...any)
 
@@ -81,10 +84,14 @@ type Volume struct {
 	infoBytes    []byte
 	coldReadOnly bool // the read-only mark in infoBytes
 
+	// datOS is nil while the .dat is remote; dat is then a *remoteDat.
 	datOS *os.File
 	dat   iouring.File
-	idxOS *os.File
-	index *mmapidx.Index
+	// remote is the remote .dat the volume reads (volume_tier.go), nil for
+	// a local volume. Stored with life held exclusively; loaded without locks.
+	remote atomic.Pointer[remoteDat]
+	idxOS  *os.File
+	index  *mmapidx.Index
 
 	// mu serializes everything that appends: the committer's leader holds it
 	// for a whole batch. It guards idxSize, lastAppendAtNs, info and the
@@ -198,6 +205,9 @@ func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 	}
 	if v.format, err = idx.FormatFor(offsetSize); err != nil {
 		return nil, fmt.Errorf("volume %d: %w", cfg.ID, err)
+	}
+	if rf := remoteFileOf(info); rf != nil {
+		return v.openRemote(cfg, info, rf)
 	}
 	if err = v.openDat(cfg); err != nil {
 		return nil, err
@@ -360,7 +370,8 @@ func (v *Volume) SetReadOnly(readOnly, persist bool) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	prev := v.readOnly.Load()
-	v.readOnly.Store(readOnly)
+	// a volume served from a remote tier takes no writes whatever its mark
+	v.readOnly.Store(readOnly || v.remote.Load() != nil)
 	if !persist {
 		return nil
 	}

@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/weedvol/weedvol/atomicfile"
 	"github.com/weedvol/weedvol/engine/idx"
@@ -119,6 +121,25 @@ func (v *Volume) createFiles(cfg VolumeConfig) (err error) {
 // doc.go): the .dat first, which unmakes the volume once its directory is
 // synced, then the rest. When the .dat cannot be removed, nothing else is.
 func (v *Volume) Destroy() error {
+	if rd := v.current().remote.Load(); rd != nil {
+		// a remote volume: its object goes first, as upstream (a failed
+		// delete keeps the volume whole), then its .vif, the commit
+		if be, rerr := rd.tiers.Resolve(rd.backend); rerr == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			derr := be.Delete(ctx, rd.key)
+			cancel()
+			if derr != nil {
+				return fmt.Errorf("volume %d remote object %s/%s delete failed: %w", v.ID, rd.backend, rd.key, derr)
+			}
+		}
+		err := v.Close()
+		if rerr := os.Remove(v.FileName(".vif")); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+			return errors.Join(err, rerr)
+		}
+		if serr := atomicfile.SyncDir(v.dir); serr != nil {
+			return errors.Join(err, serr)
+		}
+	}
 	err := v.Close()
 	if rerr := os.Remove(v.FileName(".dat")); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		return errors.Join(err, rerr)

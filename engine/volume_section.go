@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"os"
 	"sync"
 )
@@ -31,6 +32,9 @@ func (v *Volume) DatReader() (f *os.File, done func(), err error) {
 		return nil, nil, aerr
 	}
 	defer v.life.RUnlock()
+	if v.remote.Load() != nil {
+		return nil, nil, fmt.Errorf("volume %d: %w", v.ID, ErrRemoteVolume)
+	}
 	p := &v.readers
 	p.mu.Lock()
 	if n := len(p.free); n > 0 {

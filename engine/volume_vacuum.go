@@ -60,6 +60,9 @@ func (v *Volume) compact(progress func(scanned int64) bool) (err error) {
 		return err
 	}
 	defer v.life.RUnlock()
+	if v.remote.Load() != nil {
+		return fmt.Errorf("volume %d: %w", v.ID, ErrRemoteVolume)
+	}
 	v.compaction = nil
 	// A .cpc makes Open move a .cpd/.cpx pair into place. Commits remove
 	// theirs (volume_commit.go); one left over must not adopt this copy.

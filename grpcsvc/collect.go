@@ -66,6 +66,9 @@ func (s *Service) volumeInfo(v *engine.Volume) (*master_pb.VolumeInformationMess
 	if loc != nil {
 		m.DiskType = diskType(loc.DiskType)
 	}
+	if v.IsRemote() {
+		m.RemoteStorageName, m.RemoteStorageKey = v.RemoteStorage()
+	}
 	return m, st.MaxFileKey
 }
 

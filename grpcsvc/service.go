@@ -175,6 +175,9 @@ func New(cfg Config) *Service {
 	}
 	s.masters = newMasterConns(cfg.ClientTLS)
 	s.backends = remote.NewBackends()
+	// volumes whose .dat is on a remote tier read through the backends the
+	// master announces (tier_backends.go)
+	s.store.Tiers().Set(s.tierBackend)
 	s.hb = newHeartbeater(s)
 	if !s.state.HasLeft() {
 		// Upstream reports healthy, once a master has answered, until the
