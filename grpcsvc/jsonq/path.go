@@ -200,7 +200,7 @@ func member(s string, i int, descend, hit bool, rest string) (int, Value, bool) 
 			}
 			end := squashEnd(s, i)
 			if hit {
-				return end, Value{Type: JSON, Raw: s[i:end]}, true
+				return end, Value{Type: JSON, Raw: s[i:min(end, len(s))]}, true
 			}
 			return end, Value{}, false
 		case c == 'n' && i+1 < len(s) && s[i+1] != 'u', startsNumber(c):

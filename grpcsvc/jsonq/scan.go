@@ -57,7 +57,7 @@ func nextValue(s string, i int) (int, Value) {
 		switch {
 		case c == '{' || c == '[':
 			end := squashEnd(s, i)
-			return end, Value{Type: JSON, Raw: s[i:end]}
+			return end, Value{Type: JSON, Raw: s[i:min(end, len(s))]}
 		case c == '"':
 			end, esc, ok := stringEnd(s, i+1)
 			if !ok {
@@ -113,7 +113,10 @@ func oddBackslashesBefore(s string, i int) bool {
 
 // squashEnd returns the index after the bracket closing the object or
 // array opening at i, or len(s) when it never closes. Strings are stepped
-// over; '(' and ')' count as brackets too, as in gjson.
+// over; '(' and ')' count as brackets too, as in gjson. The value's text is
+// s[i:min(end, len(s))]: when a string inside never closes, end is
+// len(s)+1, where gjson's scan stops too (an enclosing array then counts
+// no length).
 func squashEnd(s string, i int) int {
 	depth := 0
 	for ; i < len(s); i++ {
@@ -128,7 +131,7 @@ func squashEnd(s string, i int) int {
 		case '"':
 			end, _, ok := stringEnd(s, i+1)
 			if !ok {
-				return len(s)
+				return len(s) + 1
 			}
 			i = end - 1
 		}
