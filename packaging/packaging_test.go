@@ -7,8 +7,6 @@ package packaging
 
 import (
 	"bufio"
-	"encoding/json"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,42 +21,6 @@ import (
 
 // root is the repository's top directory (tests run in packaging/).
 const root = ".."
-
-// maxOf returns the Max the master records for the volume server at addr,
-// -1 while the master does not list it.
-func maxOf(t *testing.T, master, addr string) int {
-	t.Helper()
-	resp, err := http.Get("http://" + master + "/dir/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var st struct {
-		Topology struct {
-			DataCenters []struct {
-				Racks []struct {
-					DataNodes []struct {
-						Url string
-						Max int
-					}
-				}
-			}
-		}
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&st); err != nil {
-		t.Fatal(err)
-	}
-	for _, dc := range st.Topology.DataCenters {
-		for _, r := range dc.Racks {
-			for _, n := range r.DataNodes {
-				if n.Url == addr {
-					return n.Max
-				}
-			}
-		}
-	}
-	return -1 // not (yet) in the master's topology
-}
 
 // TestEntrypointRunsVolume starts the container entry point as the image
 // does (`/entrypoint.sh volume <flags>`) with the real binary under the
@@ -114,10 +76,10 @@ func TestEntrypointRunsVolume(t *testing.T) {
 			// assignment of that layout for minutes in about half the runs
 			// here, with writable volumes listed in /dir/status.
 			deadline := time.Now().Add(60 * time.Second)
-			for maxOf(t, master.Addr(), vol.Addr()) <= 0 && time.Now().Before(deadline) {
+			for weedproc.NodeMax(master.Addr(), vol.Addr()) <= 0 && time.Now().Before(deadline) {
 				time.Sleep(200 * time.Millisecond)
 			}
-			if m := maxOf(t, master.Addr(), vol.Addr()); !c.wantMax(m) {
+			if m := weedproc.NodeMax(master.Addr(), vol.Addr()); !c.wantMax(m) {
 				t.Fatalf("master records Max %d", m)
 			}
 			var a weedproc.Assignment
@@ -137,7 +99,7 @@ func TestEntrypointRunsVolume(t *testing.T) {
 			if len(dats) == 0 {
 				t.Fatalf("no volume in the data volume %s", data)
 			}
-			if m := maxOf(t, master.Addr(), vol.Addr()); !c.wantMax(m) {
+			if m := weedproc.NodeMax(master.Addr(), vol.Addr()); !c.wantMax(m) {
 				t.Fatalf("master records Max %d", m)
 			}
 		})

@@ -294,19 +294,18 @@ func StartVolume(bin, dataDir, logDir, master string, extra ...string) (*Process
 }
 
 // waitRegistered polls the master's /dir/status until its topology lists
-// the volume server v, i.e. v's heartbeat has arrived and the master can
-// grow volumes on it.
+// the volume server v with its slots, i.e. v's heartbeat has been taken
+// and the master can grow volumes on it. Listed is not enough: an
+// assignment that reaches the master between its adding the node and its
+// taking the slot counts fails its growth ("0 node candidates"), and
+// upstream's master was seen refusing that layout's assignments for
+// minutes afterwards. (weedvol answers HTTP before its first heartbeat;
+// upstream's volume server listens only after, so it never shows this.)
 func waitRegistered(master string, v *Process, timeout time.Duration) error {
-	want := []byte(`"` + v.Addr() + `"`)
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get("http://" + master + "/dir/status")
-		if err == nil {
-			b, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if bytes.Contains(b, want) {
-				return nil
-			}
+		if NodeMax(master, v.Addr()) > 0 {
+			return nil
 		}
 		select {
 		case err := <-v.done:
@@ -407,4 +406,40 @@ func Get(url, fid string) (int, []byte, http.Header, error) {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, resp.Header, err
+}
+
+// NodeMax is the volume slot count master's /dir/status records for the
+// volume server at addr: -1 when the node is not listed (or the master
+// does not answer).
+func NodeMax(master, addr string) int {
+	resp, err := http.Get("http://" + master + "/dir/status")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var st struct {
+		Topology struct {
+			DataCenters []struct {
+				Racks []struct {
+					DataNodes []struct {
+						Url string
+						Max int
+					}
+				}
+			}
+		}
+	}
+	if json.NewDecoder(resp.Body).Decode(&st) != nil {
+		return -1
+	}
+	for _, dc := range st.Topology.DataCenters {
+		for _, r := range dc.Racks {
+			for _, n := range r.DataNodes {
+				if n.Url == addr {
+					return n.Max
+				}
+			}
+		}
+	}
+	return -1
 }
