@@ -117,10 +117,11 @@ func seedData(t *testing.T, weed string) (string, []string) {
 	mport, vport := flagsPort(t), flagsPort(t)
 	m := startFlagsMaster(t, weed, mport, "-volumeSizeLimitMB=64")
 	dir := t.TempDir()
-	v := start(t, "seed", weed, vport, volumeArgs(vport, dir, m.Addr(), "-max=4")...)
+	v := start(t, "seed", weed, vport, volumeArgs(vport, dir, m.Addr(), "-max=8")...)
 	if err := v.WaitHTTP("/status", 60*time.Second); err != nil {
 		t.Fatal(err)
 	}
+	waitSlots(t, m.Addr(), v.Addr())
 	var fids []string
 	for i := 1; i <= 5; i++ {
 		a, err := weedproc.Assign(m.Addr(), "")
@@ -141,6 +142,22 @@ func seedData(t *testing.T, weed string) (string, []string) {
 		t.Fatal(err)
 	}
 	return dir, fids
+}
+
+// waitSlots waits until the master records the slots of the volume
+// server at addr, before anything is assigned on it. The master grows a
+// 000 layout by 7 volumes at once; an assignment on a node with fewer
+// free slots, or one that races the node's first heartbeat, can leave
+// upstream's master refusing the layout for minutes (CI saw both), so
+// servers that take assignments get at least 8 slots.
+func waitSlots(t *testing.T, master, addr string) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); weedproc.NodeMax(master, addr) <= 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("master %s never recorded the slots of %s", master, addr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // copyDir copies the regular files of src into a new directory, keeping

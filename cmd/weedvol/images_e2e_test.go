@@ -46,10 +46,11 @@ func TestJpgOrientationAsUpstream(t *testing.T) {
 	for i, b := range []string{weed, bin} {
 		m := startFlagsMaster(t, weed, flagsPort(t), "-volumeSizeLimitMB=64")
 		port := flagsPort(t)
-		v := start(t, filepath.Base(b), b, port, volumeArgs(port, t.TempDir(), m.Addr(), "-max=2", "-images.fix.orientation")...)
+		v := start(t, filepath.Base(b), b, port, volumeArgs(port, t.TempDir(), m.Addr(), "-max=8", "-images.fix.orientation")...)
 		if err := v.WaitHTTP("/healthz", 60*time.Second); err != nil {
 			t.Fatal(err)
 		}
+		waitSlots(t, m.Addr(), v.Addr())
 		for orient := 1; orient <= 9; orient++ {
 			a, err := weedproc.Assign(m.Addr(), "")
 			if err != nil {
