@@ -185,15 +185,17 @@ func (s *Store) diskCheckLoop(every time.Duration, stop chan struct{}) {
 // AdjustAutoMax sizes every -max=0 location as upstream does, given the
 // master's volume size limit: one slot per volume it holds, plus one per
 // whole volume that fits in the free space above MinFreeSpace once the
-// writable volumes have grown to the limit; at least one. (Upstream also
-// counts a slot per ten EC shards; weedvol does not.) It reports
-// whether any count changed. Without a limit it does nothing.
+// writable volumes have grown to the limit, plus one per ten EC shards it
+// holds (rounded up, upstream's DataShardsCount whatever the layout); at
+// least one. It reports whether any count changed. Without a limit it
+// does nothing.
 func (s *Store) AdjustAutoMax(volumeSizeLimit uint64) (changed bool) {
 	if volumeSizeLimit == 0 {
 		return false
 	}
 	vols := *s.volumes.Load()
-	for _, l := range s.locations {
+	var shards []int // EC shards per location, counted when needed
+	for li, l := range s.locations {
 		if l.MaxVolumes > 0 {
 			continue
 		}
@@ -212,7 +214,18 @@ func (s *Store) AdjustAutoMax(volumeSizeLimit uint64) (changed bool) {
 				unused += volumeSizeLimit - used
 			}
 		}
-		n := int64(count) // EC shards take no slot here (upstream counts one per ten)
+		if shards == nil {
+			shards = make([]int, len(s.locations))
+			for _, ev := range s.EcVolumes() {
+				for _, sh := range ev.Shards {
+					if sh.DiskID >= 0 && sh.DiskID < len(shards) {
+						shards[sh.DiskID]++
+					}
+				}
+			}
+		}
+		const perSlot = 10 // upstream's erasure_coding.DataShardsCount
+		n := int64(count) + int64((shards[li]+perSlot-1)/perSlot)
 		if unclaimed := int64(l.MinFreeSpace.Available(ds.Free, ds.All)) - int64(unused); unclaimed > 0 {
 			n += unclaimed / int64(volumeSizeLimit)
 		}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"path/filepath"
 	"testing"
@@ -132,5 +133,37 @@ func TestAdjustAutoMax(t *testing.T) {
 	s.AdjustAutoMax(free * 4)
 	if n := loc.Max(); n != 1 {
 		t.Fatalf("max %d with a limit beyond the disk", n)
+	}
+}
+
+// TestAdjustAutoMaxCountsEcShards: a -max=0 directory holding EC shards
+// gets a slot per ten of them (rounded up) on top of its volumes, as
+// upstream's MaybeAdjustVolumeMax.
+func TestAdjustAutoMaxCountsEcShards(t *testing.T) {
+	f := newEcFixture(t, 1, 30)
+	ctx := context.Background()
+	if err := f.s.EcGenerate(ctx, 7, "c"); err != nil {
+		t.Fatal(err)
+	}
+	f.s.Close()
+	dir := f.dirs[0]
+	free := diskstat.Of(dir, "").Free
+	// the open mounts the 14 shards found; unmounting them one by one
+	s, err := OpenStore(StoreConfig{Locations: []LocationConfig{{Dir: dir, MaxVolumes: 0}}, Logf: func(string, ...any) {}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for mounted := 14; mounted >= 0; mounted-- {
+		if mounted < 14 {
+			if err := s.EcUnmount(7, []uint32{uint32(mounted)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s.AdjustAutoMax(free * 4) // a limit beyond the disk: no slot for new volumes
+		want := 1 + (mounted+9)/10 // the volume, and a slot per ten shards
+		if n := s.Locations()[0].Max(); n != want {
+			t.Errorf("%d shards mounted: max %d, want %d", mounted, n, want)
+		}
 	}
 }

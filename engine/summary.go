@@ -40,7 +40,7 @@ import (
 const SummaryFile = "weedvol.summary"
 
 // summaryVersion changes whenever volumeSummary does.
-const summaryVersion = 2
+const summaryVersion = 3
 
 type fileStamp struct {
 	Size, MtimeNs int64
@@ -60,6 +60,7 @@ type volumeSummary struct {
 	LastAppendAtNs uint64
 	LastModified   int64
 	ReadOnly       bool // the .vif's read-only mark
+	CanDelete      bool // with ReadOnly: the mark takes deletes
 	Metrics        mmapidx.Metrics
 }
 
@@ -137,17 +138,17 @@ func (v *Volume) summarize() (volumeSummary, bool) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	vb, readOnly := v.infoBytes, false
+	vb, readOnly, canDelete := v.infoBytes, false, false
 	if v.info != nil {
 		var err error
 		if vb, err = vif.Encode(v.info); err != nil {
 			return volumeSummary{}, false
 		}
-		readOnly = v.info.GetReadOnly()
+		readOnly, canDelete = v.info.GetReadOnly(), v.info.GetReadOnlyCanDelete()
 	} else if vb == nil {
 		return volumeSummary{}, false
 	} else {
-		readOnly = v.coldReadOnly
+		readOnly, canDelete = v.coldReadOnly, v.coldCanDelete
 	}
 	super, err := v.super.Encode()
 	if err != nil {
@@ -157,7 +158,7 @@ func (v *Volume) summarize() (volumeSummary, bool) {
 		Collection: v.Collection, ID: v.ID, IdxBeside: v.idxDir == v.dir,
 		Super: super, VifBytes: vb, OffsetSize: v.format.OffsetSize,
 		DatSize: v.datSize.Load(), IdxSize: v.idxSize, LastAppendAtNs: v.lastAppendAtNs,
-		LastModified: v.lastModified.Load(), ReadOnly: readOnly,
+		LastModified: v.lastModified.Load(), ReadOnly: readOnly, CanDelete: canDelete,
 	}
 	if v.index != nil {
 		s.Metrics = v.index.Metrics()
@@ -211,7 +212,7 @@ func openCold(cfg VolumeConfig, s *volumeSummary) (*Volume, error) {
 		v.idxDir = cfg.Dir
 	}
 	// the .vif is decoded when first asked for (infoLocked)
-	v.infoBytes, v.coldReadOnly = s.VifBytes, s.ReadOnly
+	v.infoBytes, v.coldReadOnly, v.coldCanDelete = s.VifBytes, s.ReadOnly, s.CanDelete
 	var err error
 	if v.format, err = idx.FormatFor(s.OffsetSize); err != nil {
 		return nil, err
@@ -223,9 +224,7 @@ func openCold(cfg VolumeConfig, s *volumeSummary) (*Volume, error) {
 	v.idxSize = s.IdxSize
 	v.lastAppendAtNs = s.LastAppendAtNs
 	v.lastModified.Store(s.LastModified)
-	if s.ReadOnly {
-		v.readOnly.Store(true)
-	}
+	v.applyMark(&vif.Info{ReadOnly: s.ReadOnly, ReadOnlyCanDelete: s.CanDelete})
 	m := s.Metrics
 	v.coldMetrics = &m
 	v.commit.v = v

@@ -81,8 +81,9 @@ type Volume struct {
 	coldMetrics *mmapidx.Metrics
 	// infoBytes is the undecoded .vif of a cold volume until infoLocked
 	// decodes it (info is nil until then). Guarded by mu.
-	infoBytes    []byte
-	coldReadOnly bool // the read-only mark in infoBytes
+	infoBytes     []byte
+	coldReadOnly  bool // the read-only mark in infoBytes
+	coldCanDelete bool // ... and whether it takes deletes
 
 	// datOS is nil while the .dat is remote; dat is then a *remoteDat.
 	datOS *os.File
@@ -115,10 +116,16 @@ type Volume struct {
 	// datSize is the end of the last fully written record. Written under mu;
 	// read without locks.
 	datSize atomic.Int64
-	// readOnly is set by the operator (persisted in .vif); damaged is set
-	// when Open found the files inconsistent. Either refuses writes.
-	readOnly atomic.Bool
-	damaged  atomic.Bool
+	// readOnly refuses writes and deletes: the operator's read-only mark
+	// (persisted in the .vif) or a .dat that opens only for reading
+	// (upstream's noWriteOrDelete). canDelete refuses writes but takes
+	// deletes: the operator's can-delete mark, and every volume served
+	// from a remote tier, whose deletes are index rows only (upstream's
+	// noWriteCanDelete). damaged is set when Open found the files
+	// inconsistent or an fsync failed; it refuses both.
+	readOnly  atomic.Bool
+	canDelete atomic.Bool
+	damaged   atomic.Bool
 	// lastModified is the newest write's time in Unix seconds.
 	lastModified atomic.Int64
 
@@ -234,9 +241,7 @@ func openVolume(cfg VolumeConfig, settle bool) (*Volume, error) {
 	if err := v.indexTail(); err != nil {
 		return nil, err
 	}
-	if info.GetReadOnly() {
-		v.readOnly.Store(true)
-	}
+	v.applyMark(info)
 	if !hasInfo {
 		v.info.Version = uint32(v.super.Version)
 		v.info.BytesOffset = uint32(offsetSize)
@@ -354,35 +359,97 @@ func (v *Volume) Stats() Stats {
 }
 
 // IsReadOnly reports whether writes are refused: marked read-only by the
-// operator, damaged, or in a directory whose disk is low (diskspace.go).
+// operator (with or without deletes), served from a remote tier, damaged,
+// or in a directory whose disk is low (diskspace.go).
 func (v *Volume) IsReadOnly() bool {
 	v = v.current()
-	return v.readOnly.Load() || v.damaged.Load() || (v.cfg.lowDisk != nil && v.cfg.lowDisk.Load())
+	return v.readOnly.Load() || v.canDelete.Load() || v.damaged.Load() ||
+		(v.cfg.lowDisk != nil && v.cfg.lowDisk.Load())
+}
+
+// ReadOnlyCanDelete reports upstream's noWriteCanDelete: writes are refused
+// and deletes still land (the operator's can-delete mark, or a remote .dat).
+// The heartbeat's read_only_can_delete.
+func (v *Volume) ReadOnlyCanDelete() bool { return v.current().canDelete.Load() }
+
+// ReadOnlyReasons is upstream's: whether writes are refused, and why:
+// noWriteOrDelete (the operator's mark, a .dat opened read-only, or damaged
+// files), noWriteCanDelete (see ReadOnlyCanDelete), a low disk. More than
+// one may hold.
+func (v *Volume) ReadOnlyReasons() (readOnly, noWriteOrDelete, noWriteCanDelete, diskSpaceLow bool) {
+	v = v.current()
+	noWriteOrDelete = v.readOnly.Load() || v.damaged.Load()
+	noWriteCanDelete = v.canDelete.Load()
+	diskSpaceLow = v.cfg.lowDisk != nil && v.cfg.lowDisk.Load()
+	return noWriteOrDelete || noWriteCanDelete || diskSpaceLow, noWriteOrDelete, noWriteCanDelete, diskSpaceLow
 }
 
 // IsDamaged reports whether Open found an inconsistency it could not repair.
 func (v *Volume) IsDamaged() bool { return v.current().damaged.Load() }
 
-// SetReadOnly changes the operator's read-only mark and records it in the
-// .vif when persist is set.
+// SetReadOnly changes the operator's read-only mark, refusing deletes as
+// well as writes (VolumeMarkReadonly without can_delete, or
+// VolumeMarkWritable when readOnly is false); see SetReadOnlyMode.
 func (v *Volume) SetReadOnly(readOnly, persist bool) error {
+	return v.SetReadOnlyMode(readOnly, false, persist)
+}
+
+// SetReadOnlyMode sets the operator's mark as upstream's store does:
+// read-only with canDelete refuses writes and takes deletes; read-only
+// without it refuses both (a remote volume keeps its own can-delete mode
+// beneath); writable (readOnly false) lifts both, except that a remote
+// volume stays can-delete and a .dat opened read-only stays read-only.
+// persist records the mark in the .vif (read_only, read_only_can_delete);
+// when that fails the flags are left as they were.
+func (v *Volume) SetReadOnlyMode(readOnly, canDelete, persist bool) error {
 	v = v.current()
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	prev := v.readOnly.Load()
-	// a volume served from a remote tier takes no writes whatever its mark
-	v.readOnly.Store(readOnly || v.remote.Load() != nil)
+	prevRO, prevCD := v.readOnly.Load(), v.canDelete.Load()
+	remote := v.remote.Load() != nil
+	switch {
+	case !readOnly:
+		v.readOnly.Store(v.datReadOnly && !remote)
+		v.canDelete.Store(remote)
+	case canDelete:
+		v.readOnly.Store(v.datReadOnly && !remote)
+		v.canDelete.Store(true)
+	default:
+		v.readOnly.Store(true)
+		v.canDelete.Store(remote)
+	}
 	if !persist {
 		return nil
 	}
 	info := v.infoLocked()
-	info.ReadOnly = readOnly
+	oldRO, oldCD := info.ReadOnly, info.ReadOnlyCanDelete
+	info.ReadOnly, info.ReadOnlyCanDelete = readOnly, readOnly && canDelete
 	if err := vif.Save(v.FileName(".vif"), info); err != nil {
-		v.readOnly.Store(prev)
-		info.ReadOnly = prev
+		v.readOnly.Store(prevRO)
+		v.canDelete.Store(prevCD)
+		info.ReadOnly, info.ReadOnlyCanDelete = oldRO, oldCD
 		return err
 	}
 	return nil
+}
+
+// applyMark sets the flags of a local volume from its .vif's mark.
+func (v *Volume) applyMark(info *vif.Info) {
+	ro, cd := markOf(info)
+	v.readOnly.Store(ro || v.datReadOnly)
+	v.canDelete.Store(cd)
+}
+
+// markOf decodes a .vif's read-only mark: refusing writes and deletes
+// (readOnly) or writes only (canDelete).
+func markOf(info *vif.Info) (readOnly, canDelete bool) {
+	if !info.GetReadOnly() {
+		return false, false
+	}
+	if info.GetReadOnlyCanDelete() {
+		return false, true
+	}
+	return true, false
 }
 
 // infoLocked returns the decoded .vif content, decoding the bytes a cold

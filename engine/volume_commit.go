@@ -125,6 +125,7 @@ func (v *Volume) CommitCompact() (_ *Volume, rerr error) {
 	if err != nil {
 		return v.rollbackSwap(errors.Join(append(late, fmt.Errorf("open compacted volume: %w", err))...))
 	}
+	nv.inheritMarks(v)
 	v.successor.Store(nv)
 	v.closed = true
 	if len(late) > 0 {
@@ -277,6 +278,7 @@ func (v *Volume) reopenAs(cause error) (*Volume, error) {
 		v.closed = true
 		return v, fmt.Errorf("volume %d: compaction swap: %w", v.ID, errors.Join(cause, fmt.Errorf("reopen: %w", err)))
 	}
+	nv.inheritMarks(v)
 	v.successor.Store(nv)
 	v.closed = true
 	return nv, fmt.Errorf("volume %d: compaction swap: %w", v.ID, cause)
@@ -411,4 +413,16 @@ func (v *Volume) cpxFitsDat() bool {
 		}
 	}
 	return false
+}
+
+// inheritMarks carries the read-only marks v held in memory (set without
+// persist) over to its successor nv, which read only the .vif's: as
+// upstream's volume keeps its flags across a compaction's reload.
+func (nv *Volume) inheritMarks(v *Volume) {
+	if v.readOnly.Load() {
+		nv.readOnly.Store(true)
+	}
+	if v.canDelete.Load() {
+		nv.canDelete.Store(true)
+	}
 }

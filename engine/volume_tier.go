@@ -11,6 +11,7 @@ import (
 	"github.com/seaweedfs/seaweedfs/weed/pb/volume_server_pb"
 
 	"github.com/weedvol/weedvol/atomicfile"
+	"github.com/weedvol/weedvol/engine/idx"
 	"github.com/weedvol/weedvol/engine/needle"
 	"github.com/weedvol/weedvol/engine/superblock"
 	"github.com/weedvol/weedvol/engine/vif"
@@ -37,7 +38,9 @@ func (v *Volume) RemoteStorage() (name, key string) {
 }
 
 // openRemote finishes openVolume for a volume whose .vif names a remote
-// .dat (rf): the volume is read-only, its reads go to the remote object
+// .dat (rf): the volume refuses writes and takes deletes (index rows
+// only, as upstream: a tiered volume is noWriteCanDelete whatever its
+// .vif mark), its reads go to the remote object
 // (resolved at each read, so the backend need not be known yet), and only
 // the .idx is opened. The super block comes from a local .dat kept beside
 // the remote copy, else from the .vif (version, replication; TTL and
@@ -60,7 +63,7 @@ func (v *Volume) openRemote(cfg VolumeConfig, info *vif.Info, rf *RemoteFile) (_
 	v.dat = newRemoteDat(cfg.Tiers, rf)
 	v.remote.Store(v.dat.(*remoteDat))
 	v.datSize.Store(int64(rf.GetFileSize()))
-	v.readOnly.Store(true)
+	v.canDelete.Store(true)
 	if mt := int64(rf.GetModifiedTime()); mt > 0 {
 		v.lastModified.Store(mt)
 	} else if st, serr := os.Stat(v.FileName(".vif")); serr == nil {
@@ -86,7 +89,7 @@ func (v *Volume) openRemote(cfg VolumeConfig, info *vif.Info, rf *RemoteFile) (_
 	}
 	v.commit.v = v
 	v.countOpen()
-	v.logf("volume %d is tiered to %s as %s and read only", v.ID, backendName(rf), rf.GetKey())
+	v.logf("volume %d is tiered to %s as %s: read only, deletes accepted", v.ID, backendName(rf), rf.GetKey())
 	return v, nil
 }
 
@@ -138,7 +141,12 @@ type TierOptions struct {
 // The volume turns read-only first; the remote copy is checked to be as
 // long as the local .dat before the .vif names it, and the local .dat is
 // removed (unless opts.Keep) only after that. It returns the remote file
-// recorded in the .vif.
+// recorded in the .vif. A move that fails gives the volume back its mark.
+// After the move the volume takes deletes (as upstream's
+// MarkTieredDeletable) unless it has replicas: their .idx and .vif are
+// copied from this one after the upload, so a tombstone written here first
+// would reach one replica only; such a volume keeps its mark until the
+// next open.
 //
 // Lock order: compactMu (held throughout, so no compaction commit swaps the
 // .dat during the copy), then life, then mu.
@@ -150,7 +158,13 @@ func (v *Volume) MoveDatToRemote(ctx context.Context, opts TierOptions) (*Remote
 	}
 	// drain: every writer that passed the read-only check holds life
 	// shared until its batch is written
-	v.readOnly.Store(true)
+	prevRO := v.readOnly.Swap(true)
+	switched := false
+	defer func() {
+		if !switched {
+			v.readOnly.Store(prevRO)
+		}
+	}()
 	if err := v.acquire(); err != nil {
 		return nil, err
 	}
@@ -244,6 +258,9 @@ func (v *Volume) MoveDatToRemote(ctx context.Context, opts TierOptions) (*Remote
 	rd := newRemoteDat(v.cfg.Tiers, rf)
 	v.remote.Store(rd)
 	v.dat, v.datOS = rd, nil
+	switched = true
+	v.canDelete.Store(true)
+	v.readOnly.Store(prevRO && v.super.ReplicaPlacement.CopyCount() > 1)
 	if v.parked.Load() {
 		// a parked volume reopens as what its .vif says: load it now
 		if err := v.reopenParkedRemote(); err != nil {
@@ -408,7 +425,7 @@ func (v *Volume) MoveDatFromRemote(ctx context.Context, opts TierOptions) error 
 	}
 	v.dat, v.datOS = ring, dat
 	v.remote.Store(nil)
-	v.readOnly.Store(info.GetReadOnly())
+	v.applyMark(info)
 	if opts.Keep {
 		return nil
 	}
@@ -423,4 +440,64 @@ func sameSuper(a, b superblock.SuperBlock) bool {
 	ea, err1 := a.Encode()
 	eb, err2 := b.Encode()
 	return err1 == nil && err2 == nil && string(ea) == string(eb)
+}
+
+// commitRemoteBatch commits a batch for a volume whose .dat is remote:
+// only deletes, each an .idx row {key, offset 0, tombstone} and no .dat
+// record, as upstream writes them (the remote object never changes; a
+// later download brings back the records, and the rows keep the needles
+// deleted, which open-time checks accept: a row at offset 0 names no
+// record). Writes fail with ErrRemoteVolume. Called with mu held.
+//
+// Crash story: the rows are one pwrite past the index's end (fsynced when
+// an op asks); a crash before it loses unacknowledged deletes only, a
+// torn row is dropped at the next open, and nothing is published before
+// the rows are written.
+func (v *Volume) commitRemoteBatch(batch []*op) {
+	rows := v.batchRows[:0]
+	defer func() {
+		if cap(rows) <= 64<<10 {
+			v.batchRows = rows[:0]
+		}
+	}()
+	live := batch[:0:0]
+	fsync := false
+	for i, o := range batch {
+		if !o.delete {
+			o.err = fmt.Errorf("volume %d: %w", v.ID, ErrRemoteVolume)
+			continue
+		}
+		if o.err = v.checkOp(o, batch[:i]); o.err != nil {
+			continue
+		}
+		rows = v.format.AppendEntry(rows, idx.Entry{Key: o.key, Offset: 0, Size: needle.TombstoneSize})
+		fsync = fsync || o.opts.Fsync
+		live = append(live, o)
+	}
+	if len(live) == 0 {
+		return
+	}
+	fail := func(err error) {
+		_ = v.idxOS.Truncate(v.idxSize)
+		for _, o := range live {
+			o.err = err
+		}
+	}
+	if _, err := v.idxOS.WriteAt(rows, v.idxSize); err != nil {
+		fail(fmt.Errorf("volume %d: append index: %w", v.ID, err))
+		return
+	}
+	if fsync {
+		if err := v.idxOS.Sync(); err != nil {
+			fail(fmt.Errorf("volume %d: sync index: %w", v.ID, err))
+			v.failSync(err)
+			return
+		}
+	}
+	v.idxSize += int64(len(rows))
+	for _, o := range live {
+		o.offset = 0
+		o.oldSize = v.index.Delete(o.key)
+	}
+	v.lastModified.Store(time.Now().Unix())
 }

@@ -126,8 +126,9 @@ func (v *Volume) Delete(key uint64, cookie uint32, opts WriteOptions) (int32, er
 		return 0, aerr
 	}
 	defer v.life.RUnlock()
-	// a low disk refuses writes, not deletes (upstream checks only its
-	// no-write-or-delete mark here): a tombstone is what frees space
+	// a low disk and a can-delete mark refuse writes, not deletes (upstream
+	// checks only its no-write-or-delete mark here): a tombstone is what
+	// frees space. A remote volume's delete is an index row (commitBatch).
 	if v.readOnly.Load() || v.damaged.Load() {
 		return 0, fmt.Errorf("volume %d is %w", v.ID, ErrReadOnly)
 	}
@@ -238,6 +239,10 @@ func (c *committer) run(o *op) {
 func (v *Volume) commitBatch(batch []*op) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	if v.remote.Load() != nil {
+		v.commitRemoteBatch(batch)
+		return
+	}
 	start := v.datSize.Load()
 	end := start
 	limit := v.format.MaxVolumeSize()

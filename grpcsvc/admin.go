@@ -201,7 +201,7 @@ func (s *Service) VolumeMarkReadonly(ctx context.Context, req *volume_server_pb.
 	if err := s.markReadonlyOnMaster(ctx, s.markRequest(v, true)); err != nil {
 		return resp, err
 	}
-	if err := v.SetReadOnly(true, req.GetPersist()); err != nil {
+	if err := v.SetReadOnlyMode(true, req.GetCanDelete(), req.GetPersist()); err != nil {
 		wlog.Errorf("mark volume %d readonly: %v", v.ID, err)
 		return resp, fmt.Errorf("volume %d persist read-only: %w", v.ID, err)
 	}

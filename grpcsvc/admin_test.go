@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/weedvol/weedvol/engine"
 	"github.com/weedvol/weedvol/engine/needle"
 	"github.com/weedvol/weedvol/engine/superblock"
 	"github.com/weedvol/weedvol/engine/vif"
@@ -248,6 +249,60 @@ func TestMarkReadonlyWritable(t *testing.T) {
 		if err != nil || st.GetIsReadOnly() != want {
 			t.Fatalf("volume %d read-only after restart = %v, want %v (%v)", id, st.GetIsReadOnly(), want, err)
 		}
+	}
+}
+
+// TestMarkReadonlyCanDelete: VolumeMarkReadonly with can_delete refuses
+// writes and takes deletes, reports read_only and read_only_can_delete in
+// both heartbeat messages, persists both in the .vif, and survives a
+// restart; VolumeMarkWritable lifts it.
+func TestMarkReadonlyCanDelete(t *testing.T) {
+	dir := t.TempDir()
+	e := newEnvIn(t, dir)
+	ctx := ctxT(t)
+	e.allocate(t, 77, "")
+	v, _ := e.store.Volume(77)
+	for _, k := range []uint64{1, 2} {
+		if _, err := v.Write(&needle.Needle{ID: k, Cookie: 7, Data: []byte("kept")}, engineWriteOptions()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.client.VolumeMarkReadonly(ctx, &volume_server_pb.VolumeMarkReadonlyRequest{VolumeId: 77, Persist: true, CanDelete: true}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(e *env, v *engine.Volume, key uint64) {
+		t.Helper()
+		st, err := e.client.VolumeStatus(ctx, &volume_server_pb.VolumeStatusRequest{VolumeId: 77})
+		if err != nil || !st.GetIsReadOnly() {
+			t.Fatalf("status: %v, %v", st, err)
+		}
+		full, _ := e.svc.volumeInfo(v)
+		short := e.svc.shortInfo(v)
+		if !full.GetReadOnly() || !full.GetReadOnlyCanDelete() || !short.GetReadOnly() || !short.GetReadOnlyCanDelete() {
+			t.Fatalf("heartbeat: %v / %v", full, short)
+		}
+		if _, err := v.Write(&needle.Needle{ID: 9, Cookie: 7, Data: []byte("x")}, engineWriteOptions()); err == nil {
+			t.Fatal("write to a read-only (can delete) volume succeeded")
+		}
+		resp, err := e.client.BatchDelete(ctx, &volume_server_pb.BatchDeleteRequest{FileIds: []string{fid(77, key, 7)}})
+		if err != nil || len(resp.GetResults()) != 1 || resp.GetResults()[0].GetStatus() != 202 {
+			t.Fatalf("delete of %d: %v, %v", key, resp, err)
+		}
+	}
+	check(e, v, 1)
+	e.svc.Close()
+	e.store.Close()
+	again := newEnvIn(t, dir)
+	v, _ = again.store.Volume(77)
+	check(again, v, 2)
+	if _, err := again.client.VolumeMarkWritable(ctx, &volume_server_pb.VolumeMarkWritableRequest{VolumeId: 77}); err != nil {
+		t.Fatal(err)
+	}
+	if full, _ := again.svc.volumeInfo(v); full.GetReadOnly() || full.GetReadOnlyCanDelete() {
+		t.Fatalf("after VolumeMarkWritable: %v", full)
+	}
+	if _, err := v.Write(&needle.Needle{ID: 9, Cookie: 7, Data: []byte("x")}, engineWriteOptions()); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -49,19 +49,20 @@ func (s *Service) volumeInfo(v *engine.Volume) (*master_pb.VolumeInformationMess
 	sb := v.SuperBlock()
 	did, loc := s.diskID(v.ID)
 	m := &master_pb.VolumeInformationMessage{
-		Id:               v.ID,
-		Size:             uint64(v.Size()),
-		Collection:       v.Collection,
-		FileCount:        st.FileCount,
-		DeleteCount:      st.DeleteCount,
-		DeletedByteCount: st.DeletedBytes,
-		ReadOnly:         v.IsReadOnly(),
-		ReplicaPlacement: uint32(sb.ReplicaPlacement.Byte()),
-		Version:          uint32(v.Version()),
-		Ttl:              sb.TTL.Uint32(),
-		CompactRevision:  uint32(sb.CompactionRevision),
-		ModifiedAtSecond: v.LastModified(),
-		DiskId:           did,
+		Id:                v.ID,
+		Size:              uint64(v.Size()),
+		Collection:        v.Collection,
+		FileCount:         st.FileCount,
+		DeleteCount:       st.DeleteCount,
+		DeletedByteCount:  st.DeletedBytes,
+		ReadOnly:          v.IsReadOnly(),
+		ReadOnlyCanDelete: v.ReadOnlyCanDelete(),
+		ReplicaPlacement:  uint32(sb.ReplicaPlacement.Byte()),
+		Version:           uint32(v.Version()),
+		Ttl:               sb.TTL.Uint32(),
+		CompactRevision:   uint32(sb.CompactionRevision),
+		ModifiedAtSecond:  v.LastModified(),
+		DiskId:            did,
 	}
 	if loc != nil {
 		m.DiskType = diskType(loc.DiskType)
@@ -77,13 +78,14 @@ func (s *Service) shortInfo(v *engine.Volume) *master_pb.VolumeShortInformationM
 	sb := v.SuperBlock()
 	did, loc := s.diskID(v.ID)
 	m := &master_pb.VolumeShortInformationMessage{
-		Id:               v.ID,
-		Collection:       v.Collection,
-		ReplicaPlacement: uint32(sb.ReplicaPlacement.Byte()),
-		Version:          uint32(v.Version()),
-		Ttl:              sb.TTL.Uint32(),
-		DiskId:           did,
-		ReadOnly:         v.IsReadOnly(),
+		Id:                v.ID,
+		Collection:        v.Collection,
+		ReplicaPlacement:  uint32(sb.ReplicaPlacement.Byte()),
+		Version:           uint32(v.Version()),
+		Ttl:               sb.TTL.Uint32(),
+		DiskId:            did,
+		ReadOnly:          v.IsReadOnly(),
+		ReadOnlyCanDelete: v.ReadOnlyCanDelete(),
 	}
 	if loc != nil {
 		m.DiskType = diskType(loc.DiskType)

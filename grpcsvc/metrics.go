@@ -48,11 +48,11 @@ func (s *Service) MetricsSnapshot() metrics.Node {
 		c.Volumes++
 		c.Size += v.Size()
 		c.DeletedBytes += int64(v.Stats().DeletedBytes)
-		if v.IsReadOnly() {
+		if ro, noWD, noWCD, low := v.ReadOnlyReasons(); ro {
 			c.ReadOnly++
-			// upstream's noWriteOrDelete: marked read-only (by an operator,
-			// or by weedvol for a volume it found damaged)
-			c.NoWriteOrDelete++
+			c.NoWriteOrDelete += b2i(noWD)
+			c.NoWriteCanDelete += b2i(noWCD)
+			c.DiskSpaceLow += b2i(low)
 		}
 	}
 	for _, ev := range s.store.EcVolumes() {
@@ -96,4 +96,11 @@ func (s *Service) MetricsPush(ctx context.Context) (metrics.Push, error) {
 		case <-time.After(1790 * time.Millisecond):
 		}
 	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

@@ -70,8 +70,11 @@ func VolumeInfos(store *engine.Store) []volumeInfo {
 			Size:             st.FileBytes, DeletedByteCount: st.DeletedBytes, ModifiedAtSecond: v.LastModified(),
 			Id: v.ID, DiskId: uint32(max(diskID, 0)), CompactRevision: uint32(sb.CompactionRevision),
 			FileCount: uint32(st.FileCount), DeleteCount: uint32(st.DeleteCount),
-			Version: uint8(sb.Version), ReadOnly: v.IsReadOnly(),
+			Version: uint8(sb.Version), ReadOnly: v.IsReadOnly(), ReadOnlyCanDelete: v.ReadOnlyCanDelete(),
 		})
+		if v.IsRemote() {
+			out[len(out)-1].RemoteStorageName, _ = v.RemoteStorage()
+		}
 	}
 	return out
 }

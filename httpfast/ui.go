@@ -15,9 +15,9 @@ import (
 )
 
 // uiPage has the sections of upstream's volume server page, in its order:
-// Disk Stats, System Stats, Volumes, Remote Volumes (weedvol keeps no
-// volume in remote storage, so never shown, as upstream hides it when
-// empty) and Erasure Coding Shards (shown when there are some). System
+// Disk Stats, System Stats, Volumes (those with a local .dat), Remote
+// Volumes (those served from a remote tier, with backend and key) and
+// Erasure Coding Shards; the last two are shown when not empty. System
 // Stats lists the masters, the up time, weedvol's version and the
 // process's memory; upstream's request-rate sparklines are not drawn
 // (weedvol keeps no per-request counters on its read path).
@@ -41,6 +41,10 @@ var uiPage = template.Must(template.New("ui").Funcs(template.FuncMap{
 <table><tr><th>Id</th><th>Collection</th><th>Disk</th><th>Data Size</th><th>Files</th><th>Trash</th><th>TTL</th><th>ReadOnly</th><th>Version</th></tr>
 {{range .Volumes}}<tr><td><code>{{.Id}}</code></td><td>{{.Collection}}</td><td>{{.DiskType}}</td><td>{{human .Size}}</td><td>{{.FileCount}}</td><td>{{.DeleteCount}} / {{human .DeletedByteCount}}</td><td>{{.TTL}}</td><td>{{.ReadOnly}}</td><td>{{.Version}}</td></tr>
 {{end}}</table>
+{{if .RemoteVolumes}}<h2>Remote Volumes</h2>
+<table><tr><th>Id</th><th>Collection</th><th>Size</th><th>Files</th><th>Trash</th><th>Remote</th><th>Key</th></tr>
+{{range .RemoteVolumes}}<tr><td><code>{{.Id}}</code></td><td>{{.Collection}}</td><td>{{human .Size}}</td><td>{{.FileCount}}</td><td>{{.DeleteCount}} / {{human .DeletedByteCount}}</td><td>{{.RemoteStorageName}}</td><td>{{.RemoteStorageKey}}</td></tr>
+{{end}}</table>{{end}}
 {{if .EcVolumes}}<h2>Erasure Coding Shards</h2>
 <table><tr><th>Id</th><th>Collection</th><th>Total Size</th><th>Shard Details</th><th>CreatedAt</th></tr>
 {{range .EcVolumes}}<tr><td><code>{{.ID}}</code></td><td>{{.Collection}}</td><td>{{human .Size}}</td><td>{{range .Shards}}<span style="margin-right:5px">{{.ID}}: {{human .Size}}</span> {{end}}</td><td>{{.Created}}</td></tr>
@@ -48,10 +52,12 @@ var uiPage = template.Must(template.New("ui").Funcs(template.FuncMap{
 </body></html>
 `))
 
-// uiVolume is a /status volume with its TTL as upstream prints it.
+// uiVolume is a /status volume with its TTL as upstream prints it and,
+// for a remote volume, the key of its remote .dat.
 type uiVolume struct {
 	volumeInfo
-	TTL string
+	TTL              string
+	RemoteStorageKey string
 }
 
 type uiEcVolume struct {
@@ -64,9 +70,17 @@ type uiStat struct{ Name, Value string }
 
 // ui renders the status page at /ui/index.html.
 func (s *Server) ui(ctx *fasthttp.RequestCtx) {
-	var vols []uiVolume
+	var vols, remote []uiVolume
 	for _, v := range VolumeInfos(s.cfg.Store) {
-		vols = append(vols, uiVolume{volumeInfo: v, TTL: needle.TTL{Count: v.Ttl.Count, Unit: v.Ttl.Unit}.String()})
+		u := uiVolume{volumeInfo: v, TTL: needle.TTL{Count: v.Ttl.Count, Unit: v.Ttl.Unit}.String()}
+		if v.RemoteStorageName == "" {
+			vols = append(vols, u)
+			continue
+		}
+		if vol, ok := s.cfg.Store.Volume(v.Id); ok {
+			_, u.RemoteStorageKey = vol.RemoteStorage()
+		}
+		remote = append(remote, u)
 	}
 	var ecs []uiEcVolume
 	for _, ev := range s.cfg.Store.EcVolumes() {
@@ -91,7 +105,7 @@ func (s *Server) ui(ctx *fasthttp.RequestCtx) {
 	err := uiPage.Execute(&b, map[string]any{
 		"Version": s.cfg.State.Version() + " (weedvol " + buildinfo.Get().Version + ")",
 		"Masters": s.cfg.Masters, "Stats": stats,
-		"Disks": s.diskStatuses(), "Volumes": vols, "EcVolumes": ecs,
+		"Disks": s.diskStatuses(), "Volumes": vols, "RemoteVolumes": remote, "EcVolumes": ecs,
 	})
 	if err != nil {
 		writeJSONError(ctx, fasthttp.StatusInternalServerError, err.Error())

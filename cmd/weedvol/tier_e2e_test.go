@@ -32,7 +32,9 @@ const basePortTierE2E = 9820
 // then with upstream's weed volume as the only volume server. Every needle
 // reads byte-identical before, during (a reader loop runs through each
 // move) and after each move, and after a restart while the volume is
-// remote; the master lists the volume as remote; the .vif names the
+// remote; deletes while the volume is remote (right after the upload and
+// after the restart) are accepted and stay deleted through the download
+// and the restart after it; the master lists the volume as remote; the .vif names the
 // remote file with the fields upstream writes, and weedvol's .vif has the
 // same fields and values as upstream's (but the key, the time and the
 // replication a creation recorded).
@@ -188,18 +190,46 @@ func runTier(t *testing.T, weed, bin string, srv *s3test.Server, bucket string) 
 		t.Fatalf("the S3 object differs from the .dat (%d bytes, %v)", remote.Len(), err)
 	}
 	waitRemoteOnMaster(t, weed, master.Addr(), vid)
+	// the status page lists the volume under Remote Volumes, with its key
+	if got, page := uiSections(t, vs.Addr()); strings.Join(got, "|") != "Disk Stats|System Stats|Volumes|Remote Volumes" || !strings.Contains(page, key) {
+		t.Fatalf("status page sections %q; key %s shown: %v", got, key, strings.Contains(page, key))
+	}
+	// a tiered single-copy volume takes deletes (index rows only)
+	var deleted []string
+	deleteOne := func(what string) {
+		t.Helper()
+		f := files[len(files)-1]
+		if err := weedproc.Delete(vs.Addr(), f.fid); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		files, deleted = files[:len(files)-1], append(deleted, f.fid)
+	}
+	checkDeleted := func(what string) {
+		t.Helper()
+		for _, fid := range deleted {
+			if code, _, _, err := weedproc.Get(vs.Addr(), fid); err != nil || code != http.StatusNotFound {
+				t.Fatalf("%s: deleted %s answered %d (%v)", what, fid, code, err)
+			}
+		}
+	}
+	deleteOne("delete right after the upload")
+	checkDeleted("after a delete while remote")
 
 	vs.Stop()
 	if vs, err = weedproc.StartVolume(bin, dir, logs, master.Addr(), "-max=10"); err != nil {
 		t.Fatal(err)
 	}
 	checkEventually(t, vs.Addr(), files, "after a restart while remote")
+	checkDeleted("after a restart while remote")
 	waitRemoteOnMaster(t, weed, master.Addr(), vid)
+	deleteOne("delete after a restart while remote")
+	checkDeleted("after a second delete while remote")
 
 	stop = tierReaders(t, vs.Addr(), files, true)
 	shell(t, weed, master.Addr(), "volume.tier.download -collection="+collection)
 	t.Logf("%d reads during the download", stop())
 	check("after the download")
+	checkDeleted("after the download")
 	got, err := os.ReadFile(base + ".dat")
 	if err != nil || !bytes.Equal(got, local) {
 		t.Fatalf("downloaded .dat differs from the uploaded one (%d bytes, %v)", len(got), err)
@@ -216,6 +246,7 @@ func runTier(t *testing.T, weed, bin string, srv *s3test.Server, bucket string) 
 		t.Fatal(err)
 	}
 	checkEventually(t, vs.Addr(), files, "after a restart once local again")
+	checkDeleted("after a restart once local again")
 	return vifJSON
 }
 
@@ -308,4 +339,24 @@ func waitRemoteOnMaster(t *testing.T, weed, master, vid string) {
 		}
 		time.Sleep(time.Second)
 	}
+}
+
+// uiSections fetches the status page of the volume server at addr and
+// returns its section headings, in order, and the page.
+func uiSections(t *testing.T, addr string) ([]string, string) {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/ui/index.html")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	if _, err := b.ReadFrom(resp.Body); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("status page: %s, %v", resp.Status, err)
+	}
+	var out []string
+	for _, m := range regexp.MustCompile(`<h2>\s*([^<]*?)\s*</h2>`).FindAllStringSubmatch(b.String(), -1) {
+		out = append(out, m[1])
+	}
+	return out, b.String()
 }
