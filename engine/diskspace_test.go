@@ -160,7 +160,7 @@ func TestAdjustAutoMaxCountsEcShards(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		s.AdjustAutoMax(free * 4) // a limit beyond the disk: no slot for new volumes
+		s.AdjustAutoMax(free * 4)  // a limit beyond the disk: no slot for new volumes
 		want := 1 + (mounted+9)/10 // the volume, and a slot per ten shards
 		if n := s.Locations()[0].Max(); n != want {
 			t.Errorf("%d shards mounted: max %d, want %d", mounted, n, want)
