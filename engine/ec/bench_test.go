@@ -112,17 +112,24 @@ func BenchmarkRebuild(b *testing.B) {
 			os.Remove(ShardFileName(base, id))
 		}
 	}
-	b.Run("ours", func(b *testing.B) {
-		b.SetBytes(benchDatSize)
-		for b.Loop() {
-			b.StopTimer()
-			drop()
-			b.StartTimer()
-			if err := Rebuild(context.Background(), res.Layout, presentExcept(base, 14, lost...), lost, base); err != nil {
-				b.Fatal(err)
+	for _, mode := range []struct {
+		name   string
+		direct bool
+	}{{"ours", false}, {"ours-direct", true}} {
+		b.Run(mode.name, func(b *testing.B) {
+			defer func(d bool) { directRebuild = d }(directRebuild)
+			directRebuild = mode.direct
+			b.SetBytes(benchDatSize)
+			for b.Loop() {
+				b.StopTimer()
+				drop()
+				b.StartTimer()
+				if err := Rebuild(context.Background(), res.Layout, presentExcept(base, 14, lost...), lost, base); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
 	b.Run("ours-sums", func(b *testing.B) {
 		b.SetBytes(benchDatSize)
 		for b.Loop() {

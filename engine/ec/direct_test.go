@@ -17,7 +17,7 @@ import (
 // shard buffered (direct writes of it would fail with EINVAL).
 func TestTempShardsDirectThenBuffered(t *testing.T) {
 	base := filepath.Join(t.TempDir(), "v")
-	out, err := createTemps(base, []int{0})
+	out, err := createTemps(base, []int{0}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -78,7 +78,7 @@ func RebuildWith(ctx context.Context, l Layout, present map[int]string, missing 
 		c = DefaultBufferSize
 	}
 	inputs := pickInputs(have, l.DataShards)
-	out, err := createTemps(outBase, want)
+	out, err := createTemps(outBase, want, directRebuild)
 	if err != nil {
 		return err
 	}
