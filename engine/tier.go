@@ -44,6 +44,9 @@ var ErrBackendUnknown = errors.New("remote tier backend not known (yet)")
 // reconfigures, is picked up. The zero value resolves nothing.
 type RemoteTiers struct {
 	fn atomic.Pointer[RemoteResolver]
+	// guessed: a tiered volume opened with its super block taken from its
+	// .vif (see Store.RefreshRemoteSupers).
+	guessed atomic.Bool
 }
 
 // Set installs fn (nil: resolve nothing).

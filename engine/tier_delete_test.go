@@ -127,3 +127,82 @@ func TestTierDeletes(t *testing.T) {
 		}
 	}
 }
+
+// TestTierRemoteSuper: a tiered volume that opens without its local .dat
+// before its backend is known reports the .vif's super block (TTL and
+// compaction revision zero); once the backend resolves,
+// RefreshRemoteSupers reads the object's super block and the volume,
+// reopened as its successor, reports the real one, serves the same
+// needles and takes deletes; a volume opened with the backend known reads
+// it at open and needs no refresh.
+func TestTierRemoteSuper(t *testing.T) {
+	data := t.TempDir()
+	tier := dirTier{t.TempDir()}
+	s := tieredStore(t, data, data, tier)
+	ttl := needle.TTL{Count: 3, Unit: needle.TTLDay}
+	if err := s.AllocateVolume(crashVol, AllocateOptions{ReplicaPlacement: rp(t, "010"), TTL: ttl}); err != nil {
+		t.Fatal(err)
+	}
+	v := mustVolume(t, s, crashVol)
+	c := newContent()
+	fill(t, v, c, 1, 30, 0)
+	if err := v.Compact(nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CommitCompactVolume(crashVol); err != nil {
+		t.Fatal(err)
+	}
+	v = mustVolume(t, s, crashVol)
+	want := v.SuperBlock()
+	if want.CompactionRevision != 1 || want.TTL != ttl {
+		t.Fatalf("super block before the upload: %+v", want)
+	}
+	if _, err := toRemote(t, v, tier, false); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = openTestStore(t, data, data) // no resolver yet
+	old := mustVolume(t, s, crashVol)
+	if sb := old.SuperBlock(); sb.TTL != (needle.TTL{}) || sb.CompactionRevision != 0 || sb.ReplicaPlacement != want.ReplicaPlacement {
+		t.Fatalf("opened before the backend is known: %+v", sb)
+	}
+	if n := s.RefreshRemoteSupers(); n != 0 {
+		t.Fatalf("refreshed %d volumes with no backend", n)
+	}
+	s.Tiers().Set(func(name string) (RemoteDat, bool) { return tier, name == testBackend })
+	if n := s.RefreshRemoteSupers(); n != 1 {
+		t.Fatalf("refreshed %d volumes, want 1", n)
+	}
+	if n := s.RefreshRemoteSupers(); n != 0 {
+		t.Fatalf("second refresh: %d", n)
+	}
+	for _, v := range []*Volume{old, mustVolume(t, s, crashVol)} {
+		if sb := v.SuperBlock(); !sameSuper(sb, want) {
+			t.Fatalf("after the refresh: %+v, want %+v", sb, want)
+		}
+	}
+	v = mustVolume(t, s, crashVol)
+	if v == old || !v.IsRemote() || !v.ReadOnlyCanDelete() {
+		t.Fatalf("successor %v remote %v can delete %v", v != old, v.IsRemote(), v.ReadOnlyCanDelete())
+	}
+	c.check(t, old)
+	c.del(t, old, 2)
+	c.check(t, v)
+	s.Close()
+
+	tiers := &RemoteTiers{}
+	tiers.Set(func(name string) (RemoteDat, bool) { return tier, name == testBackend })
+	s, err := OpenStore(StoreConfig{Locations: []LocationConfig{{Dir: data, IdxDir: data, MaxVolumes: 8}}, Tiers: tiers, Logf: t.Logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if sb := mustVolume(t, s, crashVol).SuperBlock(); !sameSuper(sb, want) {
+		t.Fatalf("opened with the backend known: %+v", sb)
+	}
+	if n := s.RefreshRemoteSupers(); n != 0 {
+		t.Fatalf("refreshed %d volumes opened with their super block", n)
+	}
+	c.check(t, mustVolume(t, s, crashVol))
+}

@@ -47,6 +47,9 @@ type VolumeConfig struct {
 	listed listed
 	// fds is the store's descriptor budget (park.go); nil: never parked.
 	fds *fdBudget
+	// remoteSuper, when set, is the super block a tiered volume without a
+	// local .dat opens with, read beforehand (Store.RefreshRemoteSupers).
+	remoteSuper *superblock.SuperBlock
 	// lowDisk is the location's low-free-space mark (diskspace.go): while
 	// set the volume is read-only. nil: never.
 	lowDisk *atomic.Bool
@@ -74,6 +77,10 @@ type Volume struct {
 	lastUse atomic.Int64
 	// datReadOnly: the .dat could only be opened for reading.
 	datReadOnly bool
+	// superGuessed: a tiered volume opened without a local .dat while its
+	// backend was unknown; super came from the .vif (volume_tier.go).
+	// Set at open only.
+	superGuessed bool
 	// counted: the open files are counted in cfg.fds.open. Guarded by life.
 	counted bool
 	// coldMetrics are the counters from the volume summary while the index

@@ -40,28 +40,37 @@ func (v *Volume) RemoteStorage() (name, key string) {
 // openRemote finishes openVolume for a volume whose .vif names a remote
 // .dat (rf): the volume refuses writes and takes deletes (index rows
 // only, as upstream: a tiered volume is noWriteCanDelete whatever its
-// .vif mark), its reads go to the remote object
-// (resolved at each read, so the backend need not be known yet), and only
-// the .idx is opened. The super block comes from a local .dat kept beside
-// the remote copy, else from the .vif (version, replication; TTL and
-// compaction revision are then zero, as upstream's default super block
-// when the remote one cannot be read).
+// .vif mark), its reads go to the remote object (resolved at each read,
+// so the backend need not be known yet), and only the .idx is opened.
+// The super block comes from a local .dat kept beside the remote copy,
+// else from the object's first bytes, as upstream reads it; while the
+// backend is unknown (the store opens before the master's first reply)
+// it comes from the .vif (version, replication; TTL and compaction
+// revision zero) and Store.RefreshRemoteSupers reads it later.
 func (v *Volume) openRemote(cfg VolumeConfig, info *vif.Info, rf *RemoteFile) (_ *Volume, err error) {
+	rd := newRemoteDat(cfg.Tiers, rf)
 	v.super, err = localSuper(v.FileName(".dat"))
 	if err != nil {
 		if !errors.Is(err, os.ErrNotExist) {
 			v.logf("volume %d: local %s beside the remote copy: %v", v.ID, v.FileName(".dat"), err)
 		}
-		v.super = superblock.SuperBlock{Version: needle.Version(info.GetVersion())}
-		if v.super.Version == 0 {
-			v.super.Version = needle.CurrentVersion
+		if cfg.remoteSuper != nil {
+			v.super, err = *cfg.remoteSuper, nil
+			v.cfg.remoteSuper = nil
+		} else {
+			v.super, err = readSuper(rd, rf.GetKey())
 		}
-		if rp, perr := superblock.ParsePlacement(info.GetReplication()); perr == nil {
-			v.super.ReplicaPlacement = rp
+		if err != nil {
+			if !errors.Is(err, ErrBackendUnknown) {
+				v.logf("volume %d: super block of the remote copy: %v", v.ID, err)
+			}
+			v.super = superFromVif(info)
+			v.superGuessed = true
+			cfg.Tiers.guessed.Store(true)
 		}
 	}
-	v.dat = newRemoteDat(cfg.Tiers, rf)
-	v.remote.Store(v.dat.(*remoteDat))
+	v.dat = rd
+	v.remote.Store(rd)
 	v.datSize.Store(int64(rf.GetFileSize()))
 	v.canDelete.Store(true)
 	if mt := int64(rf.GetModifiedTime()); mt > 0 {
@@ -91,6 +100,113 @@ func (v *Volume) openRemote(cfg VolumeConfig, info *vif.Info, rf *RemoteFile) (_
 	v.countOpen()
 	v.logf("volume %d is tiered to %s as %s: read only, deletes accepted", v.ID, backendName(rf), rf.GetKey())
 	return v, nil
+}
+
+// superFromVif is the super block a .vif implies: its version (the
+// current one when absent) and replication.
+func superFromVif(info *vif.Info) superblock.SuperBlock {
+	sb := superblock.SuperBlock{Version: needle.Version(info.GetVersion())}
+	if sb.Version == 0 {
+		sb.Version = needle.CurrentVersion
+	}
+	if rp, err := superblock.ParsePlacement(info.GetReplication()); err == nil {
+		sb.ReplicaPlacement = rp
+	}
+	return sb
+}
+
+// reopenWithSuper opens v again as its successor with super block sb,
+// read from its remote object (RefreshRemoteSupers), and returns the
+// successor; v stays as it is (and is returned) when that fails or v no
+// longer needs it. Only local files are touched. Lock order: compactMu,
+// then life (exclusively: no operation runs meanwhile).
+func (v *Volume) reopenWithSuper(sb superblock.SuperBlock) (*Volume, error) {
+	v = v.lockCompaction()
+	defer v.compactMu.Unlock()
+	if !v.superGuessed || v.remote.Load() == nil {
+		return v, nil
+	}
+	v.life.Lock()
+	defer v.life.Unlock()
+	if v.closed {
+		return v, nil
+	}
+	cfg := v.cfg
+	cfg.remoteSuper = &sb
+	nv, err := openVolume(cfg, false)
+	if err != nil {
+		return v, err
+	}
+	if nv.remote.Load() == nil {
+		nv.Close() // the .vif changed meanwhile: keep what serves now
+		return v, nil
+	}
+	if err := v.closeFiles(); err != nil {
+		v.logf("volume %d: close before the reopen with the remote super block: %v", v.ID, err)
+	}
+	nv.inheritMarks(v)
+	v.successor.Store(nv)
+	v.closed = true
+	return nv, nil
+}
+
+// RefreshRemoteSupers reads, from the remote object, the super block of
+// every tiered volume that opened while its backend was unknown (see
+// openRemote), now that the backends may be known, and opens each one
+// read again as its successor, the way a compaction commit replaces a
+// volume; the remote reads run with no lock held. It returns how many
+// were refreshed; the others (backend still unknown, object not
+// answering) are tried again at the next call. With none pending it costs
+// one atomic swap.
+func (s *Store) RefreshRemoteSupers() int {
+	t := s.cfg.Tiers
+	if !t.guessed.Swap(false) {
+		return 0
+	}
+	n := 0
+	for _, v := range s.unsortedVolumes() {
+		c := v.current()
+		rd := c.remote.Load()
+		if !c.superGuessed || rd == nil {
+			continue
+		}
+		sb, err := readSuper(rd, rd.key)
+		if err != nil {
+			if !errors.Is(err, ErrBackendUnknown) {
+				c.logf("volume %d: super block of the remote copy: %v", c.ID, err)
+			}
+			t.guessed.Store(true)
+			continue
+		}
+		if s.replaceWithSuper(c.ID, sb) {
+			n++
+		}
+	}
+	return n
+}
+
+// replaceWithSuper reopens volume id with super block sb
+// (Volume.reopenWithSuper) and publishes the successor.
+func (s *Store) replaceWithSuper(id uint32, sb superblock.SuperBlock) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	e, ok := (*s.volumes.Load())[id]
+	if !ok {
+		return false
+	}
+	nv, err := e.v.reopenWithSuper(sb)
+	if err != nil {
+		e.v.logf("volume %d: reopen with the remote super block: %v", id, err)
+		s.cfg.Tiers.guessed.Store(true)
+	}
+	if nv == e.v {
+		return false
+	}
+	s.publish(func(m map[uint32]*storeEntry) { m[id] = &storeEntry{v: nv, loc: e.loc} })
+	return true
 }
 
 // localSuper reads the super block of the .dat at path.

@@ -60,6 +60,7 @@ type heartbeater struct {
 	connected       atomic.Bool
 	volumeSizeLimit atomic.Uint64
 	backendErr      atomic.Value // string: the last storage-backends error logged
+	refreshing      atomic.Bool  // a refreshSupers run is under way
 }
 
 func newHeartbeater(s *Service) *heartbeater {
@@ -389,6 +390,26 @@ func (h *heartbeater) updateBackends(list []*master_pb.StorageBackend) {
 	if old, _ := h.backendErr.Swap(msg).(string); msg != "" && msg != old {
 		wlog.Warningf("storage backends from master: %v", err)
 	}
+	if err == nil {
+		h.refreshSupers()
+	}
+}
+
+// refreshSupers has the store read the super blocks of tiered volumes
+// that opened before their backend was known
+// (engine.Store.RefreshRemoteSupers), in the background so that the
+// heartbeat never waits on a remote read; one run at a time. The next
+// full heartbeat carries the TTL and compaction revision they give.
+func (h *heartbeater) refreshSupers() {
+	if !h.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	go func() {
+		defer h.refreshing.Store(false)
+		if n := h.svc.store.RefreshRemoteSupers(); n > 0 {
+			h.svc.logf("super blocks of %d tiered volumes read from their remote copies", n)
+		}
+	}()
 }
 
 // goodbye sends upstream's last heartbeat, one with no volumes, so the
