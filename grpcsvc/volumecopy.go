@@ -150,7 +150,10 @@ func (s *Service) VolumeCopy(req *volume_server_pb.VolumeCopyRequest, stream vol
 				id, st.FileCount, st.DeleteCount, after.GetFileCount(), after.GetFileDeletedCount()))
 		}
 	}
-	stage.DropParked()
+	if err := stage.DropParked(); err != nil {
+		// the copy is mounted and stays; only garbage is left behind
+		wlog.Warningf("volume %d: remove the replaced replica's files after the copy: %v (the next open removes them)", id, err)
+	}
 	last := v.LastAppendAtNs()
 	if last == 0 {
 		last = fs.GetDatFileTimestampSeconds() * 1e9
