@@ -224,7 +224,7 @@ func openCold(cfg VolumeConfig, s *volumeSummary) (*Volume, error) {
 	v.idxSize = s.IdxSize
 	v.lastAppendAtNs = s.LastAppendAtNs
 	v.lastModified.Store(s.LastModified)
-	v.applyMark(&vif.Info{ReadOnly: s.ReadOnly, ReadOnlyCanDelete: s.CanDelete})
+	v.setMark(mark(s.ReadOnly, s.CanDelete))
 	m := s.Metrics
 	v.coldMetrics = &m
 	v.commit.v = v

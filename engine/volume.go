@@ -413,18 +413,7 @@ func (v *Volume) SetReadOnlyMode(readOnly, canDelete, persist bool) error {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	prevRO, prevCD := v.readOnly.Load(), v.canDelete.Load()
-	remote := v.remote.Load() != nil
-	switch {
-	case !readOnly:
-		v.readOnly.Store(v.datReadOnly && !remote)
-		v.canDelete.Store(remote)
-	case canDelete:
-		v.readOnly.Store(v.datReadOnly && !remote)
-		v.canDelete.Store(true)
-	default:
-		v.readOnly.Store(true)
-		v.canDelete.Store(remote)
-	}
+	v.setMark(mark(readOnly, canDelete))
 	if !persist {
 		return nil
 	}
@@ -440,23 +429,24 @@ func (v *Volume) SetReadOnlyMode(readOnly, canDelete, persist bool) error {
 	return nil
 }
 
-// applyMark sets the flags of a local volume from its .vif's mark.
+// applyMark sets the flags from a .vif's mark.
 func (v *Volume) applyMark(info *vif.Info) {
-	ro, cd := markOf(info)
-	v.readOnly.Store(ro || v.datReadOnly)
-	v.canDelete.Store(cd)
+	v.setMark(mark(info.GetReadOnly(), info.GetReadOnlyCanDelete()))
 }
 
-// markOf decodes a .vif's read-only mark: refusing writes and deletes
-// (readOnly) or writes only (canDelete).
-func markOf(info *vif.Info) (readOnly, canDelete bool) {
-	if !info.GetReadOnly() {
-		return false, false
-	}
-	if info.GetReadOnlyCanDelete() {
-		return false, true
-	}
-	return true, false
+// mark decodes upstream's read-only mark (read_only, read_only_can_delete)
+// into what it refuses: writes and deletes (noWD) or writes only (noWCD).
+func mark(readOnly, canDelete bool) (noWD, noWCD bool) {
+	return readOnly && !canDelete, readOnly && canDelete
+}
+
+// setMark sets the flags for the operator's mark, keeping what the files
+// impose: a .dat opened read-only refuses deletes too, a remote .dat
+// takes deletes only.
+func (v *Volume) setMark(noWD, noWCD bool) {
+	remote := v.remote.Load() != nil
+	v.readOnly.Store(noWD || v.datReadOnly && !remote)
+	v.canDelete.Store(noWCD || remote)
 }
 
 // infoLocked returns the decoded .vif content, decoding the bytes a cold

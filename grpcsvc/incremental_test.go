@@ -64,21 +64,7 @@ func TestVolumeIncrementalCopyResumeByEntry(t *testing.T) {
 
 	recv := func(req *volume_server_pb.VolumeIncrementalCopyRequest) (dat, idx []byte, err error) {
 		req.VolumeId = vid
-		stream, err := e.client.VolumeIncrementalCopy(ctxT(t), req)
-		if err != nil {
-			return nil, nil, err
-		}
-		for {
-			msg, err := stream.Recv()
-			if errors.Is(err, io.EOF) {
-				return dat, idx, nil
-			}
-			if err != nil {
-				return dat, idx, err
-			}
-			dat = append(dat, msg.GetFileContent()...)
-			idx = append(idx, msg.GetIdxContent()...)
-		}
+		return e.incrementalCopy(t, req)
 	}
 	// resume builds the request of a backup holding the first n rows.
 	resume := func(n int, cookie uint32) *volume_server_pb.VolumeIncrementalCopyRequest {
@@ -131,5 +117,25 @@ func TestVolumeIncrementalCopyResumeByEntry(t *testing.T) {
 				t.Fatalf("got %d data and %d index bytes, want %d and %d", len(dat), len(idx), len(tc.dat), len(tc.idx))
 			}
 		})
+	}
+}
+
+// incrementalCopy runs VolumeIncrementalCopy and returns the .dat and .idx
+// bytes it streamed, up to the first error.
+func (e *env) incrementalCopy(t *testing.T, req *volume_server_pb.VolumeIncrementalCopyRequest) (dat, idx []byte, err error) {
+	stream, err := e.client.VolumeIncrementalCopy(ctxT(t), req)
+	if err != nil {
+		return nil, nil, err
+	}
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return dat, idx, nil
+		}
+		if err != nil {
+			return dat, idx, err
+		}
+		dat = append(dat, msg.GetFileContent()...)
+		idx = append(idx, msg.GetIdxContent()...)
 	}
 }

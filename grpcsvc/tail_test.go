@@ -148,21 +148,7 @@ func TestVolumeIncrementalCopy(t *testing.T) {
 	b := write(t, v, needle.Needle{ID: 2, Cookie: 2, Data: bytes.Repeat([]byte("b"), copyChunk+10)})
 
 	recv := func(since uint64, entries uint64) (dat, idx []byte, err error) {
-		stream, err := e.client.VolumeIncrementalCopy(ctxT(t), &volume_server_pb.VolumeIncrementalCopyRequest{VolumeId: vid, SinceNs: since, EntryCount: entries})
-		if err != nil {
-			return nil, nil, err
-		}
-		for {
-			msg, err := stream.Recv()
-			if errors.Is(err, io.EOF) {
-				return dat, idx, nil
-			}
-			if err != nil {
-				return dat, idx, err
-			}
-			dat = append(dat, msg.GetFileContent()...)
-			idx = append(idx, msg.GetIdxContent()...)
-		}
+		return e.incrementalCopy(t, &volume_server_pb.VolumeIncrementalCopyRequest{VolumeId: vid, SinceNs: since, EntryCount: entries})
 	}
 	datFile, err := os.ReadFile(v.FileName(".dat"))
 	if err != nil {

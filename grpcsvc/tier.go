@@ -54,12 +54,9 @@ func (s *Service) VolumeTierMoveDatToRemote(req *volume_server_pb.VolumeTierMove
 	if err := s.maintenanceErr(); err != nil {
 		return err
 	}
-	v, ok := s.store.Volume(req.GetVolumeId())
-	if !ok {
-		return fmt.Errorf("volume %d not found", req.GetVolumeId())
-	}
-	if v.Collection != req.GetCollection() {
-		return fmt.Errorf("existing collection:%v unexpected input: %v", v.Collection, req.GetCollection())
+	v, err := s.tierVolume(req.GetVolumeId(), req.GetCollection())
+	if err != nil {
+		return err
 	}
 	if v.IsRemote() {
 		return nil // already copied to remote
@@ -75,20 +72,12 @@ func (s *Service) VolumeTierMoveDatToRemote(req *volume_server_pb.VolumeTierMove
 			return fmt.Errorf("destination %s already exists", dest)
 		}
 	}
-	mctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var sendErr error
-	progress := tierProgress(func(done int64, pct float32) error {
+	return runTierMove(ctx, func(done int64, pct float32) error {
 		return stream.Send(&volume_server_pb.VolumeTierMoveDatToRemoteResponse{Processed: done, ProcessedPercentage: pct})
-	}, cancel, &sendErr)
-	_, err := v.MoveDatToRemote(mctx, engine.TierOptions{Backend: dest, Remote: backend, Keep: req.GetKeepLocalDatFile(), Progress: progress})
-	if sendErr != nil {
-		return sendErr
-	}
-	if err != nil {
+	}, func(ctx context.Context, progress func(done, total int64)) error {
+		_, err := v.MoveDatToRemote(ctx, engine.TierOptions{Backend: dest, Remote: backend, Keep: req.GetKeepLocalDatFile(), Progress: progress})
 		return err
-	}
-	return nil
+	})
 }
 
 // VolumeTierMoveDatFromRemote copies a remote volume's .dat back to the
@@ -99,12 +88,9 @@ func (s *Service) VolumeTierMoveDatFromRemote(req *volume_server_pb.VolumeTierMo
 	if err := s.checkAdmin(ctx); err != nil {
 		return err
 	}
-	v, ok := s.store.Volume(req.GetVolumeId())
-	if !ok {
-		return fmt.Errorf("volume %d not found", req.GetVolumeId())
-	}
-	if v.Collection != req.GetCollection() {
-		return fmt.Errorf("existing collection:%v unexpected input: %v", v.Collection, req.GetCollection())
+	v, err := s.tierVolume(req.GetVolumeId(), req.GetCollection())
+	if err != nil {
+		return err
 	}
 	name, key := v.RemoteStorage()
 	if name == "" || key == "" || !v.IsRemote() {
@@ -114,20 +100,38 @@ func (s *Service) VolumeTierMoveDatFromRemote(req *volume_server_pb.VolumeTierMo
 	if !found {
 		return fmt.Errorf("remote storage %s not found from supported: %v", name, s.tierBackendNames())
 	}
+	return runTierMove(ctx, func(done int64, pct float32) error {
+		return stream.Send(&volume_server_pb.VolumeTierMoveDatFromRemoteResponse{Processed: done, ProcessedPercentage: pct})
+	}, func(ctx context.Context, progress func(done, total int64)) error {
+		return v.MoveDatFromRemote(ctx, engine.TierOptions{Backend: name, Remote: backend, Keep: req.GetKeepRemoteDatFile(), Progress: progress})
+	})
+}
+
+// tierVolume is the volume a tier move names, with upstream's texts for a
+// missing volume and another collection.
+func (s *Service) tierVolume(id uint32, collection string) (*engine.Volume, error) {
+	v, ok := s.store.Volume(id)
+	if !ok {
+		return nil, fmt.Errorf("volume %d not found", id)
+	}
+	if v.Collection != collection {
+		return nil, fmt.Errorf("existing collection:%v unexpected input: %v", v.Collection, collection)
+	}
+	return v, nil
+}
+
+// runTierMove runs move with a progress callback that reports through
+// send (tierProgress); the first failed send cancels the move and is the
+// error returned.
+func runTierMove(ctx context.Context, send func(done int64, pct float32) error, move func(ctx context.Context, progress func(done, total int64)) error) error {
 	mctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var sendErr error
-	progress := tierProgress(func(done int64, pct float32) error {
-		return stream.Send(&volume_server_pb.VolumeTierMoveDatFromRemoteResponse{Processed: done, ProcessedPercentage: pct})
-	}, cancel, &sendErr)
-	err := v.MoveDatFromRemote(mctx, engine.TierOptions{Backend: name, Remote: backend, Keep: req.GetKeepRemoteDatFile(), Progress: progress})
+	err := move(mctx, tierProgress(send, cancel, &sendErr))
 	if sendErr != nil {
 		return sendErr
 	}
-	if err != nil {
-		return err
-	}
-	return nil
+	return err
 }
 
 // sortedNames returns names sorted, for stable error texts.

@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/weedvol/weedvol/internal/weedproc"
@@ -45,15 +44,11 @@ func TestWeedBackupResumes(t *testing.T) {
 			upload := func(n int) {
 				t.Helper()
 				for added := 0; added < n; {
-					a, err := weedproc.Assign(master.Addr(), "")
+					a, onVolume, err := weedproc.AssignToVolume(master.Addr(), "", &vid)
 					if err != nil {
 						t.Fatal(err)
 					}
-					v := a.Fid[:strings.IndexByte(a.Fid, ',')]
-					if vid == "" {
-						vid = v
-					}
-					if v != vid {
+					if !onVolume {
 						continue
 					}
 					data := make([]byte, 1+len(fids)*3001%70000)

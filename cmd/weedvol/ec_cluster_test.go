@@ -78,15 +78,11 @@ func runEcCluster(t *testing.T, weed string, bins [3]string) {
 		if i > 400 {
 			t.Fatal("the master never assigned 40 fids on one volume")
 		}
-		a, err := weedproc.Assign(master.Addr(), "")
+		a, onVolume, err := weedproc.AssignToVolume(master.Addr(), "", &vid)
 		if err != nil {
 			t.Fatal(err)
 		}
-		v := a.Fid[:strings.IndexByte(a.Fid, ',')]
-		if vid == "" {
-			vid = v
-		}
-		if v != vid {
+		if !onVolume {
 			continue
 		}
 		data := make([]byte, 1+(len(files)*len(files)*977)%300000)

@@ -563,35 +563,10 @@ func TestMaxZero(t *testing.T) {
 		vols[i] = start(t, filepath.Base(b), b, port, volumeArgs(port, t.TempDir(), m.Addr(), "-max=0", "-minFreeSpace=101B")...)
 	}
 	want := int(free / (limitMB << 20))
-	maxOf := func(addr string) int {
-		var ds struct {
-			Topology struct {
-				DataCenters []struct {
-					Racks []struct {
-						DataNodes []struct {
-							Url string
-							Max int
-						}
-					}
-				}
-			}
-		}
-		getJSON(t, "http://"+m.Addr()+"/dir/status", &ds)
-		for _, dc := range ds.Topology.DataCenters {
-			for _, r := range dc.Racks {
-				for _, n := range r.DataNodes {
-					if n.Url == addr {
-						return n.Max
-					}
-				}
-			}
-		}
-		return -1
-	}
 	var got [2]int
 	for i, v := range vols {
 		eventually(t, 60*time.Second, v.Name+" sized from the free space", func() bool {
-			got[i] = maxOf(v.Addr())
+			got[i] = weedproc.NodeMax(m.Addr(), v.Addr())
 			return got[i] >= want-1 && got[i] <= want+1 && got[i] > 0
 		})
 	}

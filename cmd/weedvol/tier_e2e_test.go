@@ -114,15 +114,11 @@ func runTier(t *testing.T, weed, bin string, srv *s3test.Server, bucket string) 
 		if i > 300 {
 			t.Fatal("the master never assigned 30 fids on one volume")
 		}
-		a, err := weedproc.Assign(master.Addr(), "collection="+collection)
+		a, onVolume, err := weedproc.AssignToVolume(master.Addr(), "collection="+collection, &vid)
 		if err != nil {
 			t.Fatal(err)
 		}
-		v := a.Fid[:strings.IndexByte(a.Fid, ',')]
-		if vid == "" {
-			vid = v
-		}
-		if v != vid {
+		if !onVolume {
 			continue
 		}
 		n := 1 + (len(files)*len(files)*7919)%40000

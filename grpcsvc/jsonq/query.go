@@ -7,7 +7,10 @@
 // on the same inputs.
 package jsonq
 
-import "strconv"
+import (
+	"cmp"
+	"strconv"
+)
 
 // Filter is a Query's filter. An empty Op keeps every value whose Field
 // exists; Ops are =, !=, <, <=, >, >= on strings (byte order), numbers
@@ -72,39 +75,15 @@ func Passes(json string, f Filter) bool {
 	switch v.Type {
 	case String:
 		switch f.Op {
-		case "=":
-			return v.Str == want
-		case "!=":
-			return v.Str != want
-		case "<":
-			return v.Str < want
-		case "<=":
-			return v.Str <= want
-		case ">":
-			return v.Str > want
-		case ">=":
-			return v.Str >= want
 		case "%":
 			return Match(v.Str, want)
 		case "!%":
 			return !Match(v.Str, want)
 		}
+		return compare(v.Str, want, f.Op)
 	case Number:
 		n, _ := strconv.ParseFloat(want, 64)
-		switch f.Op {
-		case "=":
-			return v.Num == n
-		case "!=":
-			return v.Num != n
-		case "<":
-			return v.Num < n
-		case "<=":
-			return v.Num <= n
-		case ">":
-			return v.Num > n
-		case ">=":
-			return v.Num >= n
-		}
+		return compare(v.Num, n, f.Op)
 	case True:
 		switch f.Op {
 		case "=":
@@ -127,6 +106,26 @@ func Passes(json string, f Filter) bool {
 		case "<=":
 			return true
 		}
+	}
+	return false
+}
+
+// compare applies the comparison operator op to a and b; any other op
+// is false.
+func compare[T cmp.Ordered](a, b T, op string) bool {
+	switch op {
+	case "=":
+		return a == b
+	case "!=":
+		return a != b
+	case "<":
+		return a < b
+	case "<=":
+		return a <= b
+	case ">":
+		return a > b
+	case ">=":
+		return a >= b
 	}
 	return false
 }

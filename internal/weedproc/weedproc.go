@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -355,6 +356,21 @@ func Assign(master string, query string) (Assignment, error) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return a, fmt.Errorf("assign: %w", last)
+}
+
+// AssignToVolume is Assign, reporting also whether the fid is on volume
+// *vid; an empty *vid takes the fid's volume. For tests that fill one
+// volume.
+func AssignToVolume(master, query string, vid *string) (Assignment, bool, error) {
+	a, err := Assign(master, query)
+	if err != nil {
+		return a, false, err
+	}
+	v, _, _ := strings.Cut(a.Fid, ",")
+	if *vid == "" {
+		*vid = v
+	}
+	return a, v == *vid, nil
 }
 
 // Upload posts data as a multipart file named name with the given MIME type.
