@@ -387,6 +387,17 @@ func (s *Store) EcVolume(vid uint32) (EcVolumeInfo, bool) {
 	return ev.snapshot(s, false), true
 }
 
+// EcShape is the layout and encode run of EC volume vid, for the read
+// path: no snapshot, no allocation (these are fixed while it is mounted).
+// ok is false when no shard of vid is mounted.
+func (s *Store) EcShape(vid uint32) (dataShards, parityShards int, encodeTsNs int64, ok bool) {
+	ev := s.ecGet(vid)
+	if ev == nil {
+		return 0, 0, 0, false
+	}
+	return ev.layout.DataShards, ev.layout.ParityShards, ev.encodeTsNs, true
+}
+
 // HasEcVolume reports whether any shard of vid is mounted; it takes one
 // read lock and allocates nothing (the request paths' check).
 func (s *Store) HasEcVolume(vid uint32) bool { return s.ecGet(vid) != nil }

@@ -89,8 +89,8 @@ func ecLookupTTL(l *ecLocations, data, total int) time.Duration {
 // 10+4 when the store does not know it.
 func (p *EcPeers) layout(vid uint32) (data, total int) {
 	data, total = 10, 14
-	if info, ok := p.svc.store.EcVolume(vid); ok && info.DataShards > 0 {
-		data, total = info.DataShards, info.DataShards+max(info.Parity, 0)
+	if d, par, _, ok := p.svc.store.EcShape(vid); ok && d > 0 {
+		data, total = d, d+max(par, 0)
 	}
 	return data, total
 }
@@ -238,10 +238,7 @@ func (p *EcPeers) FetchEcShard(ctx context.Context, vid uint32, collection strin
 		p.forget(vid)
 		return 0, false, fmt.Errorf("ec shard %d.%d: no holder known", vid, shard)
 	}
-	var want int64
-	if info, ok := p.svc.store.EcVolume(vid); ok {
-		want = info.EncodeTsNs
-	}
+	_, _, want, _ := p.svc.store.EcShape(vid)
 	tried := map[string]bool{}
 	n, deleted, err := p.readAny(ctx, holders, tried, vid, uint32(shard), off, buf, key, want)
 	if err == nil || ctx.Err() != nil {

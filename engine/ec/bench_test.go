@@ -182,8 +182,9 @@ func BenchmarkRecover4K(b *testing.B) {
 	v := genVolume(b, b.TempDir(), "v", 29<<20+512, utypes.OffsetSize, 5)
 	res := encodeTest(b, v, 10, 4)
 	vol := openTestVolume(b, v, res, seqIDs(14)[1:]...)
-	local, shardSize := vol.localShards()
-	for id := range local {
+	view := vol.view.Load()
+	shardSize := view.size
+	for _, id := range vol.ShardIDs() {
 		mustRead(b, ShardFileName(v.base, id)) // warm the page cache
 	}
 	b.ReportAllocs()
@@ -192,7 +193,7 @@ func BenchmarkRecover4K(b *testing.B) {
 		p := make([]byte, 4096)
 		off := int64(0)
 		for pb.Next() {
-			r := &rangeReader{v: vol, local: local, failed: map[int]error{}}
+			r := &rangeReader{v: vol, local: view}
 			if err := r.recover(context.Background(), Interval{Shard: 0, Offset: off, Size: 4096}, p); err != nil {
 				b.Fatal(err)
 			}

@@ -3,6 +3,7 @@
 package ec
 
 import (
+	"bytes"
 	"os"
 	"testing"
 
@@ -22,8 +23,9 @@ func dropFileCache(t testing.TB, path string) {
 	}
 }
 
-// TestReadCached: a range in the page cache is read without waiting, and
-// its bytes are the file's.
+// TestReadCached: a range in the page cache is read without waiting, its
+// bytes are the file's, the reader keeps no reference to the buffer, and a
+// closed file is a plain false.
 func TestReadCached(t *testing.T) {
 	path := t.TempDir() + "/f"
 	data := make([]byte, 1<<20)
@@ -37,9 +39,29 @@ func TestReadCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := getCachedReader()
+	defer r.put()
 	p := make([]byte, 4096)
-	if !readCached(f, p, 8192) || p[1] != data[8193] {
-		t.Fatal("a just-written range was not read from the cache")
+	for _, off := range []int64{8192, 0, 1<<20 - 4096} {
+		if !r.read(rc, p, off) || !bytes.Equal(p, data[off:off+4096]) {
+			t.Fatalf("the just-written range at %d was not read from the cache", off)
+		}
+		if r.iov[0] != nil {
+			t.Fatal("the reader kept the caller's buffer")
+		}
+	}
+	if r.read(rc, p, 1<<20-100) {
+		t.Fatal("a range past the end of the file was read in full")
+	}
+	if r.read(nil, p, 0) || r.read(rc, nil, 0) {
+		t.Fatal("no file or an empty buffer read as cached")
+	}
+	f.Close()
+	if r.read(rc, p, 0) {
+		t.Fatal("a closed file read as cached")
 	}
 }

@@ -2,7 +2,14 @@
 
 package ec
 
-import "os"
+import "syscall"
 
-// readCached is unsupported here: every read takes the usual way.
-func readCached(*os.File, []byte, int64) bool { return false }
+// cachedReader is unsupported here: read always answers false, and every
+// read takes the usual way.
+type cachedReader struct{}
+
+func getCachedReader() *cachedReader { return &cachedReader{} }
+
+func (*cachedReader) put() {}
+
+func (*cachedReader) read(syscall.RawConn, []byte, int64) bool { return false }

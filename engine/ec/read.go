@@ -3,7 +3,7 @@ package ec
 import (
 	"context"
 	"fmt"
-	"os"
+	"strings"
 	"sync"
 
 	"github.com/klauspost/reedsolomon"
@@ -31,8 +31,9 @@ func (v *Volume) ReadNeedle(ctx context.Context, key uint64, fetch ShardFetcher)
 		return nil, ErrDeleted
 	}
 	n := needle.ActualSize(size, v.version)
-	local, shardSize := v.localShards()
+	view := v.view.Load()
 	l := v.cfg.Layout
+	shardSize := view.size
 	if shardSize == 0 {
 		shardSize = l.ShardSizeFor(l.DatSize)
 	}
@@ -41,7 +42,7 @@ func (v *Volume) ReadNeedle(ctx context.Context, key uint64, fetch ShardFetcher)
 		return nil, fmt.Errorf("ec: volume %d needle %x: %d bytes at %d lie outside the shards (shard size %d)", v.cfg.ID, key, n, off, shardSize)
 	}
 	buf := make([]byte, n)
-	r := &rangeReader{v: v, local: local, fetch: fetch, failed: map[int]error{}}
+	r := &rangeReader{v: v, local: view, fetch: fetch}
 	pos := int64(0)
 	for _, iv := range ivs {
 		if err := r.read(ctx, iv, buf[pos:pos+iv.Size:pos+iv.Size]); err != nil {
@@ -53,19 +54,35 @@ func (v *Volume) ReadNeedle(ctx context.Context, key uint64, fetch ShardFetcher)
 }
 
 // rangeReader reads shard ranges for one ReadNeedle, remembering which
-// shards failed so later pieces do not retry them.
+// shards failed so later pieces do not retry them. It is used by one
+// goroutine (recover's parallel reads go through get, which touches no
+// field that changes).
 type rangeReader struct {
 	v      *Volume
-	local  map[int]*os.File
+	local  *shardView
 	fetch  ShardFetcher
-	failed map[int]error
+	failed [MaxShards]error // by shard id: why it could not be read
+}
+
+// bad reports whether shard id failed earlier in this read.
+func (r *rangeReader) bad(id int) bool { return r.failed[id] != nil }
+
+// failures lists the failed shards and why, for an error message.
+func (r *rangeReader) failures() string {
+	var b strings.Builder
+	for id, err := range r.failed {
+		if err != nil {
+			fmt.Fprintf(&b, " [shard %d: %v]", id, err)
+		}
+	}
+	return b.String()
 }
 
 // get reads p from shard at off, locally or through fetch. It does not
 // touch r.failed (callers may run it concurrently).
 func (r *rangeReader) get(ctx context.Context, shard int, off int64, p []byte) error {
 	var lerr error
-	if f := r.local[shard]; f != nil {
+	if f := r.local.file(shard); f != nil {
 		if lerr = readFull(f, shard, p, off); lerr == nil {
 			return nil
 		}
@@ -90,7 +107,7 @@ func (r *rangeReader) get(ctx context.Context, shard int, off int64, p []byte) e
 }
 
 func (r *rangeReader) read(ctx context.Context, iv Interval, p []byte) error {
-	if _, bad := r.failed[iv.Shard]; !bad {
+	if !r.bad(iv.Shard) {
 		err := r.get(ctx, iv.Shard, iv.Offset, p)
 		if err == nil {
 			return nil
@@ -111,47 +128,54 @@ func (r *rangeReader) read(ctx context.Context, iv Interval, p []byte) error {
 // other shards' bytes at the same range. Local shards come first: those
 // whose range is in the page cache are read on the spot (no goroutine, no
 // wait), the others in parallel; then fetched ones, in parallel batches of
-// as many as are still needed. The inputs share one buffer.
+// as many as are still needed. The inputs share one pooled slab
+// (recoverScratch), so a degraded read of a small needle allocates
+// almost nothing.
 func (r *rangeReader) recover(ctx context.Context, iv Interval, p []byte) error {
 	l := r.v.cfg.Layout
 	enc, err := r.v.encoder()
 	if err != nil {
 		return err
 	}
-	shards := make([][]byte, l.Total())
-	slab := make([]byte, int64(l.DataShards)*iv.Size)
+	sc := getScratch(int64(l.DataShards) * iv.Size)
+	defer sc.put()
+	shards := sc.shards[:l.Total()]
+	slab := sc.slab
 	next := func() []byte {
 		b := slab[:iv.Size:iv.Size]
 		slab = slab[iv.Size:]
 		return b
 	}
 	have := 0
-	var local, remote []int
+	var localIDs, remote []int
+	var idBuf [2 * MaxShards]int
+	localIDs, remote = idBuf[:0:MaxShards], idBuf[MaxShards:MaxShards]
 	for id := 0; id < l.Total(); id++ {
-		if _, bad := r.failed[id]; bad || id == iv.Shard {
+		if r.bad(id) || id == iv.Shard {
 			continue
 		}
-		if r.local[id] != nil {
-			local = append(local, id)
+		if r.local.file(id) != nil {
+			localIDs = append(localIDs, id)
 		} else {
 			remote = append(remote, id)
 		}
 	}
 	var uncached []int
-	for _, id := range local {
+	cr := getCachedReader()
+	for _, id := range localIDs {
 		if have+len(uncached) == l.DataShards {
 			remote = append(remote, id) // a spare, should one of those fail
 			continue
 		}
 		b := next()
-		if readCached(r.local[id], b, iv.Offset) {
-			shards[id] = b
+		shards[id] = b
+		if cr.read(r.local.conns[id], b, iv.Offset) {
 			have++
 			continue
 		}
-		shards[id] = b // read below, with the other uncached ones
-		uncached = append(uncached, id)
+		uncached = append(uncached, id) // read below, with the other uncached ones
 	}
+	cr.put()
 	batch := func(ids []int) {
 		bufs := make([][]byte, len(ids))
 		errs := make([]error, len(ids))
@@ -189,11 +213,11 @@ func (r *rangeReader) recover(ctx context.Context, iv Interval, p []byte) error 
 		return err
 	}
 	if have < l.DataShards {
-		return fmt.Errorf("cannot reconstruct shard %d at %d+%d: %d of %d shards readable; failures: %v",
-			iv.Shard, iv.Offset, iv.Size, have, l.DataShards, r.failed)
+		return fmt.Errorf("cannot reconstruct shard %d at %d+%d: %d of %d shards readable; failures:%s",
+			iv.Shard, iv.Offset, iv.Size, have, l.DataShards, r.failures())
 	}
 	shards[iv.Shard] = p[:0]
-	required := make([]bool, l.Total())
+	required := sc.required[:l.Total()]
 	required[iv.Shard] = true
 	if err := enc.ReconstructSome(shards, required); err != nil {
 		return fmt.Errorf("reconstruct shard %d: %w", iv.Shard, err)

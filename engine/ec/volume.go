@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/klauspost/reedsolomon"
 
@@ -52,6 +54,10 @@ type Volume struct {
 	mu     sync.RWMutex
 	shards map[int]*os.File
 	size   int64 // common length of the local shards; 0 with none
+	// view is shards and size as one immutable snapshot for the read
+	// path (no lock, no copy per read); republished under mu by every
+	// change to shards.
+	view atomic.Pointer[shardView]
 
 	encOnce sync.Once
 	enc     reedsolomon.Encoder
@@ -90,6 +96,7 @@ func OpenVolume(cfg VolumeConfig) (*Volume, error) {
 	for _, id := range ids {
 		v.deleted[id] = struct{}{}
 	}
+	v.publish()
 	return v, nil
 }
 
@@ -133,6 +140,7 @@ func (v *Volume) AddShard(shard int, path string) error {
 	}
 	v.shards[shard] = f
 	v.size = fi.Size()
+	v.publish()
 	return nil
 }
 
@@ -150,6 +158,7 @@ func (v *Volume) RemoveShard(shard int) (removed bool) {
 	if len(v.shards) == 0 {
 		v.size = 0
 	}
+	v.publish()
 	return true
 }
 
@@ -246,6 +255,7 @@ func (v *Volume) Close() error {
 		delete(v.shards, id)
 	}
 	v.size = 0
+	v.publish()
 	v.mu.Unlock()
 	err := v.index.Close()
 	if jerr := v.journal.Close(); err == nil {
@@ -264,4 +274,37 @@ func (v *Volume) localShards() (map[int]*os.File, int64) {
 		m[id] = f
 	}
 	return m, v.size
+}
+
+// shardView is one immutable snapshot of the local shards: files[id] is
+// shard id's file, nil when it is not local (len(files) is the layout's
+// total). A view is never modified once published; its files stay owned
+// by the Volume, and a read on one that RemoveShard or Close closed since
+// fails with os.ErrClosed.
+type shardView struct {
+	files []*os.File
+	conns []syscall.RawConn // files[id]'s, for cachedReader; nil where files[id] is
+	size  int64
+}
+
+// file is shard id's file in the view, nil when not local.
+func (sv *shardView) file(id int) *os.File {
+	if id < 0 || id >= len(sv.files) {
+		return nil
+	}
+	return sv.files[id]
+}
+
+// publish replaces the view with one of the current shards; v.mu is held
+// (or v is not yet shared).
+func (v *Volume) publish() {
+	n := v.cfg.Layout.Total()
+	sv := &shardView{files: make([]*os.File, n), conns: make([]syscall.RawConn, n), size: v.size}
+	for id, f := range v.shards {
+		sv.files[id] = f
+		if rc, err := f.SyscallConn(); err == nil {
+			sv.conns[id] = rc
+		}
+	}
+	v.view.Store(sv)
 }
