@@ -317,8 +317,7 @@ func (s *Store) ecScrubNeedles(ctx context.Context, ev *ecVol, localOnly, recons
 func (s *Store) ecReadDirect(ctx context.Context, ev *ecVol, n *needle.Needle, key uint64, off int64, size int32, ivs []ec.Interval, failed *shardSet) error {
 	total := needle.ActualSize(size, ev.version)
 	rec := make([]byte, 0, total)
-	deleted := false
-	fetch := s.fetcher(ev, key, &deleted, failed)
+	fetch := (&ecFetch{peers: s.ecPeers(), ev: ev, key: key, failed: failed}).fetch
 	for _, iv := range ivs {
 		buf := make([]byte, iv.Size)
 		var err error

@@ -41,26 +41,59 @@ func (s *Store) EcLookup(vid uint32, key uint64) (off int64, size int32, ok bool
 	return off, size, ok, nil
 }
 
-// fetcher is the ec.ShardFetcher of ev for needle key: through EcPeers,
-// noting in *deleted when a holder reports the needle deleted and in
-// failed the shards no node could serve. failed may be nil.
-func (s *Store) fetcher(ev *ecVol, key uint64, deleted *bool, failed *shardSet) ec.ShardFetcher {
-	peers := s.ecPeers()
-	return func(ctx context.Context, shard int, off int64, p []byte) (int, error) {
-		if peers == nil {
-			failed.add(shard)
-			return 0, errNoPeers
-		}
-		n, del, err := peers.FetchEcShard(ctx, ev.id, ev.collection, shard, off, p, key)
-		if del {
-			*deleted = true
-			return 0, ErrDeleted
-		}
-		if err != nil {
-			failed.add(shard)
-		}
-		return n, err
+// ecRemoteBudget bounds the remote part of one EC read: every fetch of
+// the read must finish within it, counted from the read's first fetch.
+// A read served from local shards sets no timer at all (a timer per read
+// was a twentieth of the server's CPU under load).
+const ecRemoteBudget = time.Minute
+
+// ecFetch is the ec.ShardFetcher of one read of needle key on ev: through
+// EcPeers, noting in deleted when a holder reports the needle deleted and
+// in failed the shards no node could serve (failed may be nil). Its fetch
+// may run concurrently.
+type ecFetch struct {
+	peers  EcPeers
+	ev     *ecVol
+	key    uint64
+	failed *shardSet
+
+	mu       sync.Mutex
+	deadline time.Time // set by the first fetch
+	deleted  bool
+}
+
+func (f *ecFetch) fetch(ctx context.Context, shard int, off int64, p []byte) (int, error) {
+	if f.peers == nil {
+		f.failed.add(shard)
+		return 0, errNoPeers
 	}
+	f.mu.Lock()
+	if f.deadline.IsZero() {
+		f.deadline = time.Now().Add(ecRemoteBudget)
+	}
+	deadline := f.deadline
+	f.mu.Unlock()
+	ctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	n, del, err := f.peers.FetchEcShard(ctx, f.ev.id, f.ev.collection, shard, off, p, f.key)
+	if del {
+		f.mu.Lock()
+		f.deleted = true
+		f.mu.Unlock()
+		return 0, ErrDeleted
+	}
+	if err != nil {
+		f.failed.add(shard)
+	}
+	return n, err
+}
+
+// wasDeleted reports whether a holder answered that the needle is deleted;
+// call it after the read.
+func (f *ecFetch) wasDeleted() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.deleted
 }
 
 // shardSet collects shard ids; safe for concurrent use; nil ignores adds.
@@ -84,7 +117,9 @@ func (f *shardSet) add(id int) {
 // EcRead reads needle key of EC volume vid into n as Volume.Read does,
 // from local shards, from other nodes' through EcPeers, and reconstructed
 // from parity when a data shard is unavailable. The returned record is
-// freshly allocated and owned by the caller; n's slices alias it.
+// freshly allocated and owned by the caller; n's slices alias it. The
+// fetches from other nodes end at ctx's deadline or ecRemoteBudget after
+// the first of them, whichever comes first.
 func (s *Store) EcRead(ctx context.Context, vid uint32, n *needle.Needle, key uint64, cookie uint32, opts ReadOptions) ([]byte, error) {
 	ev := s.ecGet(vid)
 	if ev == nil {
@@ -105,9 +140,9 @@ func (s *Store) ecRead(ctx context.Context, ev *ecVol, n *needle.Needle, key uin
 		*n = needle.Needle{ID: key, Cookie: cookie}
 		return nil, nil
 	}
-	deleted := false
-	rec, err := ev.vol.ReadNeedle(ctx, key, s.fetcher(ev, key, &deleted, failed))
-	if deleted {
+	f := &ecFetch{peers: s.ecPeers(), ev: ev, key: key, failed: failed}
+	rec, err := ev.vol.ReadNeedle(ctx, key, f.fetch)
+	if f.wasDeleted() {
 		return nil, ErrDeleted
 	}
 	if errors.Is(err, ec.ErrNotFound) {

@@ -22,7 +22,7 @@ import (
 // of the volume (upstream checks them before the normal volume), through
 // engine.Store.EcDelete, which also tells the other holders.
 
-// ecTimeout bounds one EC read or delete, which may wait on other nodes.
+// ecTimeout bounds one EC delete, which waits on other nodes.
 const ecTimeout = time.Minute
 
 // getEc serves GET and HEAD of key on EC volume vid.
@@ -36,11 +36,11 @@ func (s *Server) getEc(ctx *fasthttp.RequestCtx, vid uint32, key uint64, cookie 
 	}
 	release := s.holdDownload(hold)
 	defer release()
-	rctx, cancel := context.WithTimeout(context.Background(), ecTimeout)
-	defer cancel()
 	var n needle.Needle
-	// rec is freshly allocated by the engine and ours; n aliases it.
-	rec, err := s.cfg.Store.EcRead(rctx, vid, &n, key, cookie, engine.ReadOptions{})
+	// rec is freshly allocated by the engine and ours; n aliases it. No
+	// timeout here: the engine bounds the fetches from other nodes, and
+	// a read of local shards sets no timer.
+	rec, err := s.cfg.Store.EcRead(context.Background(), vid, &n, key, cookie, engine.ReadOptions{})
 	if err != nil {
 		if errors.Is(err, engine.ErrEcNotFound) {
 			s.m.ReadInvalidNeedles.Inc()
