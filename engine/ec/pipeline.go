@@ -214,10 +214,6 @@ func seqIDs(n int) []int {
 func readInputs(files map[int]*os.File, inputs []int) func(context.Context, *bufSet) error {
 	return func(_ context.Context, s *bufSet) error {
 		return parallel(inputs, func(id int) error {
-			// the next chunk of this input is read ahead while this one is
-			// read and processed: the device sees the next set's reads
-			// before the pass asks for them
-			prefetch(files[id], s.ch.shardOff+s.ch.n, s.ch.n)
 			return readFull(files[id], id, s.bufs[id], s.ch.shardOff)
 		})
 	}

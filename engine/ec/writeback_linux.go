@@ -40,11 +40,3 @@ func setDirect(f *os.File, on bool) bool {
 	_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, want)
 	return err == nil
 }
-
-// prefetch asks the kernel to start reading [off, off+n) of f into the
-// page cache now, without waiting (posix_fadvise WILLNEED), so the next
-// chunk of a pass is on its way while the current one is processed. Errors
-// are ignored: the read that follows is what counts.
-func prefetch(f *os.File, off, n int64) {
-	_ = unix.Fadvise(int(f.Fd()), off, n, unix.FADV_WILLNEED)
-}

@@ -13,6 +13,3 @@ const directAlign = 4096
 // setDirect reports direct I/O as unavailable: shards are written through
 // the page cache and the final fsync makes them durable.
 func setDirect(*os.File, bool) bool { return false }
-
-// prefetch is a no-op here: passes read without read-ahead hints.
-func prefetch(*os.File, int64, int64) {}
