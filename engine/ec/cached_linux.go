@@ -3,7 +3,6 @@
 package ec
 
 import (
-	"sync"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -15,10 +14,10 @@ import (
 // concurrent Close cannot hand its number to another file mid-read.
 //
 // It allocates nothing per read: the callback rc.Read takes is bound
-// once, when the reader is made, and the arguments travel in its fields.
-// Ownership: a cachedReader belongs to one goroutine between
-// getCachedReader and put; it keeps no reference to a caller's buffer
-// after read returns.
+// once (bind), and the arguments travel in its fields. Ownership: a
+// cachedReader lives in a recoverScratch and is used only by the recover
+// call holding it; it keeps no reference to a caller's buffer after read
+// returns.
 type cachedReader struct {
 	fn  func(fd uintptr) bool // r.do, bound once
 	iov [1][]byte
@@ -26,15 +25,9 @@ type cachedReader struct {
 	ok  bool
 }
 
-var cachedReaders = sync.Pool{New: func() any {
-	r := &cachedReader{}
-	r.fn = r.do
-	return r
-}}
-
-func getCachedReader() *cachedReader { return cachedReaders.Get().(*cachedReader) }
-
-func (r *cachedReader) put() { cachedReaders.Put(r) }
+// bind sets up r for read; call it once, where r will stay (r.fn keeps
+// r's address).
+func (r *cachedReader) bind() { r.fn = r.do }
 
 func (r *cachedReader) do(fd uintptr) bool {
 	n, err := unix.Preadv2(int(fd), r.iov[:], r.off, unix.RWF_NOWAIT)

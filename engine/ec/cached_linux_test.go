@@ -43,8 +43,8 @@ func TestReadCached(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := getCachedReader()
-	defer r.put()
+	var r cachedReader
+	r.bind()
 	p := make([]byte, 4096)
 	for _, off := range []int64{8192, 0, 1<<20 - 4096} {
 		if !r.read(rc, p, off) || !bytes.Equal(p, data[off:off+4096]) {

@@ -8,8 +8,6 @@ import "syscall"
 // read takes the usual way.
 type cachedReader struct{}
 
-func getCachedReader() *cachedReader { return &cachedReader{} }
-
-func (*cachedReader) put() {}
+func (*cachedReader) bind() {}
 
 func (*cachedReader) read(syscall.RawConn, []byte, int64) bool { return false }

@@ -147,9 +147,8 @@ func (r *rangeReader) recover(ctx context.Context, iv Interval, p []byte) error 
 		return b
 	}
 	have := 0
-	var localIDs, remote []int
 	var idBuf [2 * MaxShards]int
-	localIDs, remote = idBuf[:0:MaxShards], idBuf[MaxShards:MaxShards]
+	localIDs, remote := idBuf[:0:MaxShards], idBuf[MaxShards:MaxShards]
 	for id := 0; id < l.Total(); id++ {
 		if r.bad(id) || id == iv.Shard {
 			continue
@@ -161,7 +160,6 @@ func (r *rangeReader) recover(ctx context.Context, iv Interval, p []byte) error 
 		}
 	}
 	var uncached []int
-	cr := getCachedReader()
 	for _, id := range localIDs {
 		if have+len(uncached) == l.DataShards {
 			remote = append(remote, id) // a spare, should one of those fail
@@ -169,13 +167,12 @@ func (r *rangeReader) recover(ctx context.Context, iv Interval, p []byte) error 
 		}
 		b := next()
 		shards[id] = b
-		if cr.read(r.local.conns[id], b, iv.Offset) {
+		if sc.cached.read(r.local.conns[id], b, iv.Offset) {
 			have++
 			continue
 		}
 		uncached = append(uncached, id) // read below, with the other uncached ones
 	}
-	cr.put()
 	batch := func(ids []int) {
 		bufs := make([][]byte, len(ids))
 		errs := make([]error, len(ids))

@@ -7,7 +7,8 @@ import (
 
 // recoverScratch is the working memory of one recover: the slab its
 // inputs are read into (DataShards ranges of the piece's size), the
-// shards table ReconstructSome takes, and the required flags.
+// shards table ReconstructSome takes, the required flags, and the reader
+// of page-cache-only ranges.
 //
 // Ownership: a scratch belongs to one recover call from getScratch to put.
 // Nothing outside that call ever holds a slice of it: the parallel reads
@@ -23,6 +24,7 @@ type recoverScratch struct {
 	slab     []byte
 	shards   [MaxShards][]byte
 	required [MaxShards]bool
+	cached   cachedReader
 }
 
 // Slabs are pooled in power-of-two classes from 1<<minScratchShift (a 10+4
@@ -52,13 +54,15 @@ func scratchClass(n int64) int {
 // getScratch returns a scratch whose slab holds at least n bytes.
 func getScratch(n int64) *recoverScratch {
 	c := scratchClass(n)
-	if c < 0 {
-		return &recoverScratch{class: -1, slab: make([]byte, n)}
+	if c >= 0 {
+		if sc, ok := scratchPools[c].Get().(*recoverScratch); ok {
+			return sc
+		}
+		n = 1 << (c + minScratchShift)
 	}
-	if sc, ok := scratchPools[c].Get().(*recoverScratch); ok {
-		return sc
-	}
-	return &recoverScratch{class: c, slab: make([]byte, 1<<(c+minScratchShift))}
+	sc := &recoverScratch{class: c, slab: make([]byte, n)}
+	sc.cached.bind()
+	return sc
 }
 
 // put clears the tables and returns sc to its pool; sc must not be used

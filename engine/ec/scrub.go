@@ -71,9 +71,14 @@ func (v *Volume) ScrubChecksums(s *Sums) (blocks int64, broken []int, errs []err
 	if err := ValidateSums(s, v.cfg.Layout); err != nil {
 		return 0, nil, []error{fmt.Errorf("ec volume %d: bitrot sidecar is malformed/unverifiable (sidecar integrity): %w", v.cfg.ID, err)}
 	}
-	local, _ := v.localShards()
-	for _, id := range sortedKeys(local) {
-		bad, err := VerifyShard(s, id, local[id].Name())
+	local := v.view.Load()
+	held := 0
+	for id, f := range local.files {
+		if f == nil {
+			continue
+		}
+		held++
+		bad, err := VerifyShard(s, id, f.Name())
 		if e := shardSums(s, id); e != nil && s.GetBlockSize() > 0 {
 			blocks += (e.GetCoveredSize() + int64(s.GetBlockSize()) - 1) / int64(s.GetBlockSize())
 		}
@@ -91,7 +96,7 @@ func (v *Volume) ScrubChecksums(s *Sums) (blocks int64, broken []int, errs []err
 	}
 	if len(broken) > v.cfg.Layout.ParityShards {
 		return blocks, nil, append(errs, fmt.Errorf("ec volume %d: %d/%d local shards mismatch (> parity %d): suspect stale sidecar, not flagging shard corruption",
-			v.cfg.ID, len(broken), len(local), v.cfg.Layout.ParityShards))
+			v.cfg.ID, len(broken), held, v.cfg.Layout.ParityShards))
 	}
 	return blocks, broken, errs
 }
@@ -103,7 +108,8 @@ func (v *Volume) ScrubChecksums(s *Sums) (blocks int64, broken []int, errs []err
 // .ecx rows.
 func (v *Volume) ScrubLocal() (count int64, broken []int, errs []error) {
 	_, errs = v.ScrubIndex()
-	local, shardSize := v.localShards()
+	local := v.view.Load()
+	shardSize := local.size
 	l := v.cfg.Layout
 	if shardSize == 0 {
 		shardSize = l.ShardSizeFor(l.DatSize)
@@ -123,7 +129,7 @@ func (v *Volume) ScrubLocal() (count int64, broken []int, errs []error) {
 		rec := make([]byte, 0, n)
 		complete := true
 		for i, iv := range ivs {
-			f := local[iv.Shard]
+			f := local.file(iv.Shard)
 			if f == nil {
 				complete = false
 				continue

@@ -264,18 +264,6 @@ func (v *Volume) Close() error {
 	return err
 }
 
-// localShards returns a snapshot of the local shard files. The files stay
-// owned by the Volume.
-func (v *Volume) localShards() (map[int]*os.File, int64) {
-	v.mu.RLock()
-	defer v.mu.RUnlock()
-	m := make(map[int]*os.File, len(v.shards))
-	for id, f := range v.shards {
-		m[id] = f
-	}
-	return m, v.size
-}
-
 // shardView is one immutable snapshot of the local shards: files[id] is
 // shard id's file, nil when it is not local (len(files) is the layout's
 // total). A view is never modified once published; its files stay owned
