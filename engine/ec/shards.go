@@ -9,7 +9,9 @@ import (
 // openShards opens the shard files of present (id -> path) read-only after
 // checking the ids against l, and returns them with their common length.
 // Shards of different lengths, or of length 0, are an ErrShardSize error
-// naming them. The caller closes the files (closeAll).
+// naming them. The files are advised for one sequential pass (the callers
+// are passes: rebuild, decode, scrub). The caller closes the files
+// (closeAll).
 func openShards(l Layout, present map[int]string) (map[int]*os.File, int64, error) {
 	files := make(map[int]*os.File, len(present))
 	size := int64(-1)
@@ -25,6 +27,7 @@ func openShards(l Layout, present map[int]string) (map[int]*os.File, int64, erro
 			return nil, 0, fmt.Errorf("ec: open shard %d: %w", id, err)
 		}
 		files[id] = f
+		adviseSequential(f)
 		fi, err := f.Stat()
 		if err != nil {
 			closeAll(files)

@@ -8,6 +8,9 @@ import "os"
 // final fsync does all the work.
 func startWriteback(*os.File, int64, int64) {}
 
+// adviseSequential is a no-op where posix_fadvise is not available.
+func adviseSequential(*os.File) {}
+
 const directAlign = 4096
 
 // setDirect reports direct I/O as unavailable: shards are written through
