@@ -350,6 +350,8 @@ type ecReport struct {
 	fixture           ecFixture
 	order             []string
 	runs              map[string][]*ecStats // contender -> one per round
+	floors            []ecFloor             // the disk alone, one per round measured
+	floorNote         string                // why the floor was not measured, if so
 }
 
 // ecBench runs the ec workload for each contender, round after round with
@@ -390,6 +392,14 @@ func ecBench(cfg config, contenders []contender, rep *report) error {
 				us(histQ(s.reads[ecHealthy].hist, 50)), us(histQ(s.reads[ecHealthy].hist, 99)), s.reads[ecHealthy].rps(), s.reads[ecHealthy].cpuPerRead(),
 				us(histQ(s.reads[ecDegraded].hist, 50)), us(histQ(s.reads[ecDegraded].hist, 99)), s.reads[ecDegraded].rps(), s.reads[ecDegraded].cpuPerRead(),
 				s.reads[ecHealthy].errors, s.reads[ecDegraded].errors, s.rebuiltOK, s.rebuiltChecked, len(s.failures))
+		}
+		if fl, err := measureEcFloor(cfg, fx, r); err != nil {
+			er.floorNote = err.Error()
+			fmt.Fprintf(os.Stderr, "  %v\n", err)
+		} else {
+			er.floors = append(er.floors, fl)
+			fmt.Fprintf(os.Stderr, "ec round %d: disk alone: encode's I/O %v, rebuild 1's %v, rebuild 4's %v\n", r,
+				fl.encode.Round(time.Millisecond), fl.rebuild1.Round(time.Millisecond), fl.rebuild4.Round(time.Millisecond))
 		}
 		if upSums != nil {
 			for _, s := range pending {

@@ -198,6 +198,8 @@ func (r *report) ecMarkdown() string {
 			mib(fx.DatSize), mib(int64(m[1])), mib(int64(ecMedian(wv, func(s *ecStats) float64 { return float64(s.rssBefore) }))), mib(int64(m[0])))
 	}
 
+	p("%s", er.floorMarkdown(med))
+
 	p("\nPer round (encode / rebuild 1 / rebuild 4 / peak RSS):")
 	for _, c := range er.order {
 		var rs []string
@@ -231,5 +233,52 @@ func (r *report) ecMarkdown() string {
 			p("- %s\n", n)
 		}
 	}
+	return b.String()
+}
+
+// floorMarkdown renders the disk-alone comparison: each timed step's
+// median on each server against the median of the disk's own time for
+// the same I/O (ecFloor), and what that leaves of the 2x targets.
+func (er *ecReport) floorMarkdown(med map[string][2]float64) string {
+	if len(er.floors) == 0 {
+		if er.floorNote == "" {
+			return ""
+		}
+		return fmt.Sprintf("\nThe disk alone: not measured (%s).\n", er.floorNote)
+	}
+	var b strings.Builder
+	p := func(format string, a ...any) { fmt.Fprintf(&b, format, a...) }
+	median := func(pick func(ecFloor) time.Duration) float64 {
+		v := make([]float64, len(er.floors))
+		for i, f := range er.floors {
+			v[i] = pick(f).Seconds()
+		}
+		slices.Sort(v)
+		if len(v)%2 == 0 {
+			return (v[len(v)/2-1] + v[len(v)/2]) / 2
+		}
+		return v[len(v)/2]
+	}
+	p("\nThe disk alone, in the same rounds: the bench's own reads of the bytes each step reads (10 streams, own files, 4 MiB buffered reads, page cache dropped) while it writes the shards the step writes the way weedvol does (an encode's 14 with 4 MiB O_DIRECT writes, a rebuild's through the page cache with writeback started at once), each then fsynced, no server in between: weedvol's I/O without the computing. Upstream's steps, which do not fsync, are not bound by it:\n\n")
+	p("| | disk alone | upstream / disk | weedvol / disk | 2x upstream / disk |\n")
+	p("|---|---:|---:|---:|---:|\n")
+	for _, st := range []struct {
+		name, row string
+		pick      func(ecFloor) time.Duration
+	}{
+		{"encode: read the .dat, write 14 shards", "encode time", func(f ecFloor) time.Duration { return f.encode }},
+		{"rebuild 1: read 10 shards' bytes, write 1", "rebuild 1 shard", func(f ecFloor) time.Duration { return f.rebuild1 }},
+		{"rebuild 4: read 10 shards' bytes, write 4", "rebuild 4 shards", func(f ecFloor) time.Duration { return f.rebuild4 }},
+	} {
+		d, m := median(st.pick), med[st.row]
+		rel := func(v float64) string {
+			if v <= 0 || d <= 0 {
+				return "-"
+			}
+			return fmt.Sprintf("%.2fx", v/d)
+		}
+		p("| %s | %s | %s | %s | %s |\n", st.name, dur(time.Duration(d*float64(time.Second))), rel(m[0]), rel(m[1]), rel(m[0]/2))
+	}
+	p("\nThe last column is the time the 2x targets allow weedvol, as a multiple of the disk's own for that I/O: below 1.00x, meeting the target would take a durable step faster than this disk moved the step's bytes.\n")
 	return b.String()
 }
