@@ -206,3 +206,74 @@ func TestTierRemoteSuper(t *testing.T) {
 	}
 	c.check(t, mustVolume(t, s, crashVol))
 }
+
+// TestTierRemoteSuperMoveBack: a tiered volume opened before its backend
+// was known (the .vif's super block, guessed) and moved back to local disk
+// before any refresh reports the downloaded .dat's super block, through a
+// successor opened from the local files, while readers keep asking for it
+// (under -race: no in-place change), serves every needle and takes writes
+// once its mark is lifted.
+func TestTierRemoteSuperMoveBack(t *testing.T) {
+	data := t.TempDir()
+	tier := dirTier{t.TempDir()}
+	s := tieredStore(t, data, data, tier)
+	ttl := needle.TTL{Count: 5, Unit: needle.TTLDay}
+	if err := s.AllocateVolume(crashVol, AllocateOptions{ReplicaPlacement: rp(t, "001"), TTL: ttl}); err != nil {
+		t.Fatal(err)
+	}
+	v := mustVolume(t, s, crashVol)
+	c := newContent()
+	fill(t, v, c, 1, 20, 0)
+	want := v.SuperBlock()
+	if _, err := toRemote(t, v, tier, false); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+
+	s = openTestStore(t, data, data) // no resolver: the super block is guessed
+	defer s.Close()
+	old := mustVolume(t, s, crashVol)
+	if sb := old.SuperBlock(); sb.TTL == want.TTL {
+		t.Fatalf("opened without the backend: TTL %v, want the .vif's guess", sb.TTL)
+	}
+	s.Tiers().Set(func(name string) (RemoteDat, bool) { return tier, name == testBackend })
+	stop := make(chan struct{})
+	readers := make(chan int, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			n := 0
+			for {
+				select {
+				case <-stop:
+					readers <- n
+					return
+				default:
+					_ = old.SuperBlock().TTL
+					_ = old.Version()
+					n++
+				}
+			}
+		}()
+	}
+	err := fromRemote(old, tier, false)
+	close(stop)
+	for i := 0; i < 4; i++ {
+		<-readers
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []*Volume{old, mustVolume(t, s, crashVol)} {
+		if sb := v.SuperBlock(); !sameSuper(sb, want) {
+			t.Fatalf("after the move back: %+v, want %+v", sb, want)
+		}
+		if v.IsRemote() {
+			t.Fatal("still remote after the move back")
+		}
+	}
+	c.check(t, old)
+	if err := old.SetReadOnly(false, true); err != nil {
+		t.Fatal(err)
+	}
+	takesWrite(t, old, c)
+}

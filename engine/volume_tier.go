@@ -431,7 +431,10 @@ func (v *Volume) dropRemoteCopy(r RemoteDat, key string) {
 // a .dat back from a remote tier"): into <base>.dat.tmp, fsynced and
 // checked against the recorded size, renamed to .dat, then the .vif
 // rewritten without the remote file; the remote object is deleted last,
-// unless opts.Keep. The volume's read-only mark is then the .vif's.
+// unless opts.Keep. The volume's read-only mark is then the .vif's. A
+// volume whose super block was guessed at open (the backend unknown then)
+// and differs from the downloaded one is replaced by a successor opened
+// from the local files instead of being switched in place.
 func (v *Volume) MoveDatFromRemote(ctx context.Context, opts TierOptions) error {
 	v = v.lockCompaction()
 	defer v.compactMu.Unlock()
@@ -519,6 +522,49 @@ func (v *Volume) MoveDatFromRemote(ctx context.Context, opts TierOptions) error 
 	v.mu.Unlock()
 
 	// the commit is done: switch the reads to the local .dat
+	if !sameSuper(v.super, sb) {
+		// only a volume opened without its super block (remote, backend
+		// unknown then) gets here. Readers take super without locks, so v
+		// is not changed in place: it is opened again from the local
+		// files as its successor, as a compaction commit does, and the
+		// successor takes the .vif's read-only mark at its open.
+		if err := v.replaceFromLocal(); err != nil {
+			return err
+		}
+	} else if err := v.switchToLocal(datPath, info); err != nil {
+		return err
+	}
+	if opts.Keep {
+		return nil
+	}
+	if err := opts.Remote.Delete(ctx, rf.GetKey()); err != nil {
+		return fmt.Errorf("volume %d failed to delete remote file %s: %v", v.ID, rf.GetKey(), err)
+	}
+	return reached(stepTierRemoteDeleted)
+}
+
+// replaceFromLocal opens v again from its files (the .dat now local) as
+// its successor and closes v. Called with compactMu and life held
+// exclusively, after the .vif without the remote file is saved; a failed
+// open marks v damaged.
+func (v *Volume) replaceFromLocal() error {
+	nv, err := openVolume(v.cfg, false)
+	if err != nil {
+		v.damaged.Store(true)
+		return fmt.Errorf("volume %d failed to open local dat file %s: %v", v.ID, v.FileName(".dat"), err)
+	}
+	if err := v.closeFiles(); err != nil {
+		v.logf("volume %d: close before the reopen from the local .dat: %v", v.ID, err)
+	}
+	v.successor.Store(nv)
+	v.closed = true
+	return nil
+}
+
+// switchToLocal points v's reads and writes at the local .dat at datPath,
+// which has v's super block, and applies info's read-only mark. Called
+// with life held exclusively.
+func (v *Volume) switchToLocal(datPath string, info *vif.Info) error {
 	mode := os.O_RDWR
 	if v.datReadOnly {
 		mode = os.O_RDONLY
@@ -534,21 +580,10 @@ func (v *Volume) MoveDatFromRemote(ctx context.Context, opts TierOptions) error 
 		v.damaged.Store(true)
 		return fmt.Errorf("volume %d failed to open local dat file %s: %v", v.ID, datPath, err)
 	}
-	if !sameSuper(v.super, sb) {
-		// only a volume opened without its super block (remote, no local
-		// copy) gets here: lock-free readers of super may race this once
-		v.super = sb
-	}
 	v.dat, v.datOS = ring, dat
 	v.remote.Store(nil)
 	v.applyMark(info)
-	if opts.Keep {
-		return nil
-	}
-	if err := opts.Remote.Delete(ctx, rf.GetKey()); err != nil {
-		return fmt.Errorf("volume %d failed to delete remote file %s: %v", v.ID, rf.GetKey(), err)
-	}
-	return reached(stepTierRemoteDeleted)
+	return nil
 }
 
 // sameSuper reports whether a and b encode to the same bytes.
