@@ -152,7 +152,12 @@ func (s *Service) remoteClient(ctx context.Context, conf *remote_pb.RemoteConf, 
 }
 
 // readRemote reads exactly size bytes at offset into a fresh slice, the
-// needle's data.
+// needle's data, in one ranged GET. The request's download_concurrency is
+// not used, as upstream in effect does not use it either: its S3 reader
+// hands the range to aws-sdk-go's downloader, which fetches a given Range
+// in a single request whatever its Concurrency. Neither side gzips the
+// data: the local write stores it as it came and the replicas get it as
+// a replication upload, which upstream's uploader never compresses.
 func readRemote(ctx context.Context, c *remote.S3, loc *remote_pb.RemoteStorageLocation, offset, size int64) ([]byte, error) {
 	if size <= 0 || size > maxFetchSize {
 		return nil, fmt.Errorf("read from remote %+v: invalid size %d", loc, size)
