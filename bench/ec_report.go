@@ -22,6 +22,11 @@ func ecMedian(runs []*ecStats, pick func(*ecStats) float64) float64 {
 			v = append(v, x)
 		}
 	}
+	return medianOf(v)
+}
+
+// medianOf is the median of v (sorted in place); 0 when v is empty.
+func medianOf(v []float64) float64 {
 	if len(v) == 0 {
 		return 0
 	}
@@ -253,11 +258,7 @@ func (er *ecReport) floorMarkdown(med map[string][2]float64) string {
 		for i, f := range er.floors {
 			v[i] = pick(f).Seconds()
 		}
-		slices.Sort(v)
-		if len(v)%2 == 0 {
-			return (v[len(v)/2-1] + v[len(v)/2]) / 2
-		}
-		return v[len(v)/2]
+		return medianOf(v)
 	}
 	p("\nThe disk alone, in the same rounds: the bench's own reads of the bytes each step reads (10 streams, own files, 4 MiB buffered reads, page cache dropped) while it writes the shards the step writes the way weedvol does (an encode's 14 with 4 MiB O_DIRECT writes, a rebuild's through the page cache with writeback started at once), each then fsynced, no server in between: weedvol's I/O without the computing. Upstream's steps, which do not fsync, are not bound by it:\n\n")
 	p("| | disk alone | upstream / disk | weedvol / disk | 2x upstream / disk |\n")

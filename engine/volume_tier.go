@@ -141,13 +141,20 @@ func (v *Volume) reopenWithSuper(sb superblock.SuperBlock) (*Volume, error) {
 		nv.Close() // the .vif changed meanwhile: keep what serves now
 		return v, nil
 	}
-	if err := v.closeFiles(); err != nil {
-		v.logf("volume %d: close before the reopen with the remote super block: %v", v.ID, err)
-	}
 	nv.inheritMarks(v)
+	v.retireTo(nv, "the reopen with the remote super block")
+	return nv, nil
+}
+
+// retireTo closes v's files and hands v over to nv, opened from the same
+// files: successor is set before closed (the order enter relies on).
+// Called with life held exclusively; why names the reopen in the log.
+func (v *Volume) retireTo(nv *Volume, why string) {
+	if err := v.closeFiles(); err != nil {
+		v.logf("volume %d: close before %s: %v", v.ID, why, err)
+	}
 	v.successor.Store(nv)
 	v.closed = true
-	return nv, nil
 }
 
 // RefreshRemoteSupers reads, from the remote object, the super block of
@@ -553,11 +560,7 @@ func (v *Volume) replaceFromLocal() error {
 		v.damaged.Store(true)
 		return fmt.Errorf("volume %d failed to open local dat file %s: %v", v.ID, v.FileName(".dat"), err)
 	}
-	if err := v.closeFiles(); err != nil {
-		v.logf("volume %d: close before the reopen from the local .dat: %v", v.ID, err)
-	}
-	v.successor.Store(nv)
-	v.closed = true
+	v.retireTo(nv, "the reopen from the local .dat")
 	return nil
 }
 
